@@ -1,0 +1,42 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express } from "express";
+import { pinoHttp } from "pino-http";
+import type { Deps } from "../shared/deps.ts";
+import { requireApiKey } from "./middleware/auth.ts";
+import { errorHandler, notFoundHandler } from "./middleware/errors.ts";
+import { collectionsRoutes } from "./routes/collections.routes.ts";
+import { documentsRoutes } from "./routes/documents.routes.ts";
+import { healthRoutes } from "./routes/health.routes.ts";
+import { jobsRoutes } from "./routes/jobs.routes.ts";
+import { searchRoutes } from "./routes/search.routes.ts";
+
+/** The HTTP application, with no listening socket: tests and `main.ts` both start it. */
+export function createApp(deps: Deps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers["x-request-id"];
+        const id = typeof incoming === "string" && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
+      autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
+    }),
+  );
+  app.use(healthRoutes(deps));
+  app.use("/v1", requireApiKey(deps.config.API_KEYS));
+  // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.
+  app.use(express.json({ limit: Math.ceil(deps.config.MAX_FILE_SIZE * 1.1) + 64 * 1024 }));
+  app.use(collectionsRoutes(deps));
+  app.use(documentsRoutes(deps));
+  app.use(searchRoutes(deps));
+  app.use(jobsRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,45 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { Deps } from "../../shared/deps.ts";
+import { presentCollection, presentJob } from "../../shared/presenters.ts";
+import { createCollection, getCollection, requestCollectionDeletion } from "../../shared/use-cases/collections.ts";
+import { validate } from "../middleware/validate.ts";
+import { idParam, listQuery } from "./params.ts";
+
+const createBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  embedding: z
+    .object({
+      provider: z.string().min(1).max(50),
+      model: z.string().min(1).max(200).optional(),
+      dimensions: z.number().int().min(1).max(8192).optional(),
+    })
+    .optional(),
+});
+
+export function collectionsRoutes(deps: Deps): Router {
+  const router = Router();
+
+  router.post("/v1/collections", async (req, res) => {
+    const body = validate(createBody, req.body);
+    const row = await createCollection(deps, req.tenantId, body);
+    res.status(201).location(`/v1/collections/${row.id}`).json(presentCollection(row));
+  });
+
+  router.get("/v1/collections", async (req, res) => {
+    const query = validate(listQuery, req.query);
+    const { rows, nextCursor } = await deps.collections.list(req.tenantId, query.limit, query.cursor);
+    res.json({ data: rows.map(presentCollection), next_cursor: nextCursor });
+  });
+
+  router.get("/v1/collections/:id", async (req, res) => {
+    res.json(presentCollection(await getCollection(deps, req.tenantId, idParam(req.params.id, "collection"))));
+  });
+
+  router.delete("/v1/collections/:id", async (req, res) => {
+    const job = await requestCollectionDeletion(deps, req.tenantId, idParam(req.params.id, "collection"));
+    res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
+  });
+
+  return router;
+}

@@ -1,0 +1,32 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { Deps } from "../../shared/deps.ts";
+import { notFound } from "../../shared/errors/app-error.ts";
+import { presentJob } from "../../shared/presenters.ts";
+import { JOB_NAMES } from "../../shared/queues/job-schemas.ts";
+import { validate } from "../middleware/validate.ts";
+import { idParam, listQuery } from "./params.ts";
+
+const listJobsQuery = listQuery.extend({
+  type: z.enum(JOB_NAMES as [string, ...string[]]).optional(),
+  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
+});
+
+/** Job status comes from Postgres, so it outlives BullMQ's clean-up and a Redis loss. */
+export function jobsRoutes(deps: Deps): Router {
+  const router = Router();
+
+  router.get("/v1/jobs", async (req, res) => {
+    const query = validate(listJobsQuery, req.query);
+    const { rows, nextCursor } = await deps.jobs.list(req.tenantId, query);
+    res.json({ data: rows.map(presentJob), next_cursor: nextCursor });
+  });
+
+  router.get("/v1/jobs/:id", async (req, res) => {
+    const job = await deps.jobs.get(req.tenantId, idParam(req.params.id, "job"));
+    if (!job) throw notFound("job");
+    res.json(presentJob(job));
+  });
+
+  return router;
+}

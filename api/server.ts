@@ -1,0 +1,24 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Deps } from "../shared/deps.ts";
+import { createApp } from "./app.ts";
+
+/** Starts listening (port 0 picks a free port) and resolves with the server and its address. */
+export async function startWebServer(deps: Deps, port = deps.config.PORT, host = deps.config.HOST): Promise<{ server: Server; url: string }> {
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  // Keep-alive sockets must not hold a graceful shutdown open.
+  server.keepAliveTimeout = 5_000;
+  const address = server.address() as AddressInfo;
+  const shownHost = address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : address.address;
+  return { server, url: `http://${shownHost}:${address.port}` };
+}
+
+export async function stopWebServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm start`: the API, a worker serving every queue and the scheduler in one process, with the
+ * embedded defaults, for a first run. Production runs them as separate processes (Procfile).
+ */
+import { startWebServer, stopWebServer } from "../api/server.ts";
+import { declareSchedules } from "../scheduler/declare-schedules.ts";
+import { schedules } from "../scheduler/schedules.ts";
+import { DEV_API_KEY } from "../shared/config/env.ts";
+import { createDeps } from "../shared/deps.ts";
+import { configOrExit, onShutdown, processLogger } from "../shared/lifecycle.ts";
+import { startWorkers } from "../workers/worker-pool.ts";
+
+const config = configOrExit();
+const logger = processLogger(config, "quarry");
+const deps = await createDeps(config, logger);
+const pool = await startWorkers(deps);
+await declareSchedules(deps.producer, schedules(), logger);
+const { server, url } = await startWebServer(deps);
+logger.info({ url }, "api listening");
+
+const key = config.usingDevApiKey ? DEV_API_KEY : "<one of your API_KEYS>";
+process.stdout.write(`
+Quarry is running at ${url}  (api + worker + scheduler in one process; Ctrl-C stops it)
+${config.usingDevApiKey ? `API_KEYS is not set, so the development key "${DEV_API_KEY}" works (tenant "dev").\n` : ""}
+Try it:
+  curl -s -X POST ${url}/v1/collections -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"name":"notes"}'
+  curl -s -X POST ${url}/v1/collections/<id>/documents -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"text":"Quarry queues documents in BullMQ."}'
+  curl -s ${url}/v1/jobs/<job id> -H 'Authorization: Bearer ${key}'
+  curl -s -X POST ${url}/v1/collections/<id>/search -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"query":"what queues documents?"}'
+API guide: docs/api.md
+
+`);
+
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await stopWebServer(server);
+  await pool.close();
+  await deps.close();
+});

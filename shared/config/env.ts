@@ -1,0 +1,157 @@
+import { z } from "zod";
+
+/** Queues a worker process can serve (`WORKER_QUEUES`). */
+export const QUEUE_NAMES = ["ingest", "embed", "backup", "workflow"] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** The development key used when `API_KEYS` is unset outside production. */
+export const DEV_API_KEY = "quarry-dev-key";
+export const DEV_TENANT = "dev";
+
+const MB = 1024 * 1024;
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const apiKeys = z
+  .string()
+  .trim()
+  .transform((raw, ctx) => {
+    const keys = new Map<string, string>();
+    for (const pair of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const sep = pair.indexOf(":");
+      const tenant = pair.slice(0, sep).trim();
+      const key = pair.slice(sep + 1).trim();
+      if (sep <= 0 || !tenant || key.length < 8 || !/^[\w.-]+$/.test(tenant)) {
+        ctx.addIssue({ code: "custom", message: "expected comma-separated tenant:key pairs (tenant: letters, digits, _ . -; key: 8+ characters)" });
+        return z.NEVER;
+      }
+      if (keys.has(key)) {
+        ctx.addIssue({ code: "custom", message: "the same key is given to two tenants" });
+        return z.NEVER;
+      }
+      keys.set(key, tenant);
+    }
+    return keys;
+  });
+
+const concurrency = z
+  .string()
+  .trim()
+  .transform((raw, ctx) => {
+    const out: Partial<Record<QueueName, number>> = {};
+    if (raw === "") return out;
+    if (/^\d+$/.test(raw)) {
+      for (const q of QUEUE_NAMES) out[q] = Number(raw);
+      return out;
+    }
+    for (const part of raw.split(",")) {
+      const [name, value] = part.split("=").map((s) => s.trim());
+      if (!QUEUE_NAMES.includes(name as QueueName) || !value || !/^\d+$/.test(value) || Number(value) < 1) {
+        ctx.addIssue({ code: "custom", message: `expected a number or queue=number pairs (queues: ${QUEUE_NAMES.join(", ")})` });
+        return z.NEVER;
+      }
+      out[name as QueueName] = Number(value);
+    }
+    return out;
+  });
+
+const queueList = z
+  .string()
+  .trim()
+  .transform((raw, ctx) => {
+    if (raw === "" || raw === "all") return [...QUEUE_NAMES];
+    const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const bad = names.filter((n) => !QUEUE_NAMES.includes(n as QueueName));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: "custom", message: `unknown queue(s) ${bad.join(", ")}; expected "all" or some of ${QUEUE_NAMES.join(", ")}` });
+      return z.NEVER;
+    }
+    return [...new Set(names)] as QueueName[];
+  });
+
+const base = z.object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: int(0, 65535).default(8000),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^\{[\w.:-]+\}$/, "expected a Redis Cluster hash tag such as {quarry}")
+      .default("{quarry}"),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/quarry"),
+    DATA_DIR: z.string().min(1).default("./data"),
+    API_KEYS: apiKeys.optional(),
+    ADMIN_TOKEN: optionalString,
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+    EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-small"),
+    EMBEDDING_DIMENSIONS: int(1, 8192).optional(),
+    CHAT_MODEL: z.string().min(1).default("gpt-4.1-mini"),
+    QDRANT_URL: optionalString.pipe(z.url().optional()),
+    QDRANT_API_KEY: optionalString,
+    WORKER_QUEUES: queueList.prefault("all"),
+    WORKER_CONCURRENCY: concurrency.prefault(""),
+    MAX_FILE_SIZE: int(1).default(10 * MB),
+    CHUNK_SIZE: int(50, 8000).default(800),
+    CHUNK_OVERLAP: int(0, 4000).default(200),
+    MAX_HISTORY_MESSAGES: int(0, 200).default(10),
+    JOB_ATTEMPTS: int(1, 50).default(5),
+    SHUTDOWN_TIMEOUT_MS: int(1000).default(30_000),
+    CORS_ORIGINS: optionalString,
+});
+
+const schema = base.superRefine((env, ctx) => {
+    if (env.CHUNK_OVERLAP >= env.CHUNK_SIZE) {
+      ctx.addIssue({ code: "custom", path: ["CHUNK_OVERLAP"], message: `must be smaller than CHUNK_SIZE (${env.CHUNK_SIZE})` });
+    }
+    if (env.NODE_ENV === "production" && (!env.API_KEYS || env.API_KEYS.size === 0)) {
+      ctx.addIssue({ code: "custom", path: ["API_KEYS"], message: "is required when NODE_ENV=production" });
+    }
+  });
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, "API_KEYS"> & {
+    /** key → tenant */
+    API_KEYS: ReadonlyMap<string, string>;
+    /** true when API_KEYS was unset and the development key is in use */
+    usingDevApiKey: boolean;
+  }
+>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Parses and validates the environment once. The only reader of `process.env` in the code base.
+ * Throws {@link ConfigError} naming every bad variable and what it expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(base.shape).map((k) => [k, env[k] === "" && k !== "WORKER_CONCURRENCY" ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        const value = env[name];
+        const shown = value === undefined || /KEY|TOKEN|SECRET|PASSWORD/.test(name) ? "" : ` (got "${value}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const usingDevApiKey = !parsed.data.API_KEYS || parsed.data.API_KEYS.size === 0;
+  const keys = usingDevApiKey ? new Map([[DEV_API_KEY, DEV_TENANT]]) : parsed.data.API_KEYS!;
+  return Object.freeze({ ...parsed.data, API_KEYS: keys, usingDevApiKey });
+}

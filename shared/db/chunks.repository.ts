@@ -1,0 +1,64 @@
+import type { Db, DbClient } from "./pool.ts";
+
+export interface ChunkRow {
+  document_id: string;
+  chunk_index: number;
+  text: string;
+  token_count: number;
+  page: number | null;
+  heading: string | null;
+}
+
+export interface ChunkHit extends ChunkRow {
+  title: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export class ChunksRepository {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Replaces the document's chunks (a retried ingest rewrites them, never duplicates). */
+  async replace(
+    client: DbClient,
+    doc: { id: string; tenantId: string; collectionId: string },
+    chunks: Array<{ text: string; tokenCount: number; page: number | null; heading: string | null }>,
+  ): Promise<void> {
+    await client.query(`DELETE FROM chunks WHERE document_id = $1`, [doc.id]);
+    const batch = 1000;
+    for (let start = 0; start < chunks.length; start += batch) {
+      const slice = chunks.slice(start, start + batch);
+      await client.query(
+        `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading)
+         SELECT $1, t.idx, $2, $3, t.text, t.tokens, t.page, t.heading
+         FROM unnest($4::int[], $5::text[], $6::int[], $7::int[], $8::text[]) AS t(idx, text, tokens, page, heading)`,
+        [
+          doc.id,
+          doc.tenantId,
+          doc.collectionId,
+          slice.map((_, i) => start + i),
+          slice.map((c) => c.text),
+          slice.map((c) => c.tokenCount),
+          slice.map((c) => c.page),
+          slice.map((c) => c.heading),
+        ],
+      );
+    }
+  }
+
+  /** The chunks behind vector hits, with their document's title and metadata, in no particular order. */
+  async findHits(collectionId: string, keys: Array<{ documentId: string; chunkIndex: number }>): Promise<ChunkHit[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await this.db.query(
+      `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading, d.title, d.metadata
+       FROM unnest($2::uuid[], $3::int[]) AS k(document_id, chunk_index)
+       JOIN chunks ch ON ch.document_id = k.document_id AND ch.chunk_index = k.chunk_index
+       JOIN documents d ON d.id = ch.document_id
+       WHERE ch.collection_id = $1 AND d.status = 'ready'`,
+      [collectionId, keys.map((k) => k.documentId), keys.map((k) => k.chunkIndex)],
+    );
+    return rows;
+  }
+}

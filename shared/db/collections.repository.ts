@@ -1,0 +1,76 @@
+import type { Db, DbClient } from "./pool.ts";
+import { decodeCursor, page } from "./cursor.ts";
+
+export interface EmbeddingSpec {
+  provider: string;
+  model: string;
+  dimensions: number;
+}
+
+export interface CollectionRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  embedding: EmbeddingSpec;
+  status: "active" | "deleting";
+  document_count: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SELECT = `
+  SELECT c.*, (SELECT count(*) FROM documents d WHERE d.collection_id = c.id AND d.status <> 'deleting')::int AS document_count
+  FROM collections c`;
+
+export class CollectionsRepository {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Returns null when the tenant already has an active collection of that name. */
+  async insert(row: { id: string; tenantId: string; name: string; embedding: EmbeddingSpec }): Promise<CollectionRow | null> {
+    const { rows } = await this.db.query(
+      `INSERT INTO collections (id, tenant_id, name, embedding) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id, name) WHERE status = 'active' DO NOTHING RETURNING id`,
+      [row.id, row.tenantId, row.name, row.embedding],
+    );
+    return rows.length ? ((await this.get(row.tenantId, row.id)) ?? null) : null;
+  }
+
+  /** An active collection of the tenant, or undefined (unknown, another tenant's, or being deleted). */
+  async get(tenantId: string, id: string, client: DbClient = this.db): Promise<CollectionRow | undefined> {
+    const { rows } = await client.query(`${SELECT} WHERE c.id = $1 AND c.tenant_id = $2 AND c.status = 'active'`, [id, tenantId]);
+    return rows[0];
+  }
+
+  async list(tenantId: string, limit: number, cursor?: string): Promise<{ rows: CollectionRow[]; nextCursor: string | null }> {
+    const after = decodeCursor(cursor);
+    const { rows } = await this.db.query(
+      `${SELECT} WHERE c.tenant_id = $1 AND c.status = 'active'
+         AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2::timestamptz, $3::uuid))
+       ORDER BY c.created_at DESC, c.id DESC LIMIT $4`,
+      [tenantId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    );
+    return page(rows, limit);
+  }
+
+  /** Hides the collection and frees its name; the delete job removes it for good. */
+  async markDeleting(tenantId: string, id: string, client: DbClient = this.db): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE collections SET status = 'deleting', updated_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'active'`,
+      [id, tenantId],
+    );
+    return rowCount === 1;
+  }
+
+  /** Any collection by id, whatever its status (workers use it). */
+  async findById(id: string): Promise<CollectionRow | undefined> {
+    const { rows } = await this.db.query(`${SELECT} WHERE c.id = $1`, [id]);
+    return rows[0];
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.db.query(`DELETE FROM collections WHERE id = $1`, [id]);
+  }
+}

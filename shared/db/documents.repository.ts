@@ -1,0 +1,130 @@
+import type { Db, DbClient } from "./pool.ts";
+import { decodeCursor, page } from "./cursor.ts";
+
+export type DocumentStatus = "queued" | "processing" | "ready" | "failed" | "deleting";
+
+export interface DocumentRow {
+  id: string;
+  tenant_id: string;
+  collection_id: string;
+  title: string | null;
+  status: DocumentStatus;
+  error_code: string | null;
+  error_message: string | null;
+  mime_type: string;
+  size_bytes: number;
+  sha256: string;
+  page_count: number | null;
+  chunk_count: number;
+  metadata: Record<string, unknown>;
+  external_id: string | null;
+  callback_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewDocument {
+  id: string;
+  tenantId: string;
+  collectionId: string;
+  title: string | null;
+  mimeType: string;
+  sizeBytes: number;
+  sha256: string;
+  metadata: Record<string, unknown>;
+  externalId: string | null;
+  callbackUrl: string | null;
+}
+
+export class DocumentsRepository {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Inserts the document and its bytes; returns null when the same content is already in the collection. */
+  async insertWithSource(client: DbClient, doc: NewDocument, content: Buffer): Promise<DocumentRow | null> {
+    const { rows } = await client.query(
+      `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, metadata, external_id, callback_url)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (collection_id, sha256) WHERE status <> 'deleting' DO NOTHING RETURNING *`,
+      [doc.id, doc.tenantId, doc.collectionId, doc.title, doc.mimeType, doc.sizeBytes, doc.sha256, doc.metadata, doc.externalId, doc.callbackUrl],
+    );
+    if (!rows[0]) return null;
+    await client.query(`INSERT INTO document_sources (document_id, content) VALUES ($1, $2)`, [doc.id, content]);
+    return rows[0];
+  }
+
+  async findBySha(tenantId: string, collectionId: string, sha256: string): Promise<DocumentRow | undefined> {
+    const { rows } = await this.db.query(
+      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND sha256 = $3 AND status <> 'deleting'`,
+      [tenantId, collectionId, sha256],
+    );
+    return rows[0];
+  }
+
+  /** A visible document of the tenant (not one being deleted). */
+  async get(tenantId: string, id: string, client: DbClient = this.db): Promise<DocumentRow | undefined> {
+    const { rows } = await client.query(
+      `SELECT d.* FROM documents d JOIN collections c ON c.id = d.collection_id
+       WHERE d.id = $1 AND d.tenant_id = $2 AND d.status <> 'deleting' AND c.status = 'active'`,
+      [id, tenantId],
+    );
+    return rows[0];
+  }
+
+  async findById(id: string): Promise<DocumentRow | undefined> {
+    const { rows } = await this.db.query(`SELECT * FROM documents WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  async list(
+    collectionId: string,
+    options: { status?: DocumentStatus; limit: number; cursor?: string },
+  ): Promise<{ rows: DocumentRow[]; nextCursor: string | null }> {
+    const after = decodeCursor(options.cursor);
+    const { rows } = await this.db.query(
+      `SELECT * FROM documents WHERE collection_id = $1 AND status <> 'deleting'
+         AND ($2::text IS NULL OR status = $2)
+         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+       ORDER BY created_at DESC, id DESC LIMIT $5`,
+      [collectionId, options.status ?? null, after?.createdAt ?? null, after?.id ?? null, options.limit + 1],
+    );
+    return page(rows, options.limit);
+  }
+
+  async source(id: string): Promise<Buffer | undefined> {
+    const { rows } = await this.db.query(`SELECT content FROM document_sources WHERE document_id = $1`, [id]);
+    return rows[0]?.content;
+  }
+
+  async setStatus(id: string, status: DocumentStatus, error?: { code: string; message: string }): Promise<void> {
+    await this.db.query(
+      `UPDATE documents SET status = $2, error_code = $3, error_message = $4, updated_at = now()
+       WHERE id = $1 AND status <> 'deleting'`,
+      [id, status, error?.code ?? null, error?.message ?? null],
+    );
+  }
+
+  /** Marks the document ready and drops its source bytes, in one transaction with its chunks. */
+  async markReady(client: DbClient, id: string, counts: { chunkCount: number; pageCount: number | null }): Promise<void> {
+    await client.query(
+      `UPDATE documents SET status = 'ready', error_code = NULL, error_message = NULL, chunk_count = $2, page_count = $3, updated_at = now()
+       WHERE id = $1 AND status <> 'deleting'`,
+      [id, counts.chunkCount, counts.pageCount],
+    );
+    await client.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
+  }
+
+  async markDeleting(tenantId: string, id: string, client: DbClient = this.db): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE documents SET status = 'deleting', updated_at = now() WHERE id = $1 AND tenant_id = $2 AND status <> 'deleting'`,
+      [id, tenantId],
+    );
+    return rowCount === 1;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.db.query(`DELETE FROM documents WHERE id = $1`, [id]);
+  }
+}

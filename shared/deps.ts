@@ -1,0 +1,64 @@
+import path from "node:path";
+import type { Redis } from "ioredis";
+import type { Config } from "./config/env.ts";
+import { ChunksRepository } from "./db/chunks.repository.ts";
+import { CollectionsRepository } from "./db/collections.repository.ts";
+import { DocumentsRepository } from "./db/documents.repository.ts";
+import { JobsRepository } from "./db/jobs.repository.ts";
+import { migrate } from "./db/migrate.ts";
+import { createPool, type Db } from "./db/pool.ts";
+import { Embedders } from "./embeddings/embedders.ts";
+import type { Logger } from "./logging/logger.ts";
+import { createRedis } from "./queues/connection.ts";
+import { JobProducer } from "./queues/producer.ts";
+import { EmbeddedVectorStore } from "./vector-store/embedded.vector-store.ts";
+import type { VectorStore } from "./vector-store/vector-store.ts";
+
+/** Everything a process needs from the outside world, built once and closed once. */
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  /** The producer connection (fails fast); workers open their own blocking connections. */
+  redis: Redis;
+  producer: JobProducer;
+  vectorStore: VectorStore;
+  embedders: Embedders;
+  collections: CollectionsRepository;
+  documents: DocumentsRepository;
+  chunks: ChunksRepository;
+  jobs: JobsRepository;
+  close(): Promise<void>;
+}
+
+export function createVectorStore(config: Config): VectorStore {
+  return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
+}
+
+/** Runs migrations (safe when several processes start at once) and connects everything. */
+export async function createDeps(config: Config, logger: Logger): Promise<Deps> {
+  await migrate(config.DATABASE_URL, logger);
+  const db = createPool(config.DATABASE_URL, (err) => logger.error({ err }, "postgres pool error"));
+  const redis = createRedis(config.REDIS_URL, "producer", logger);
+  const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
+  const vectorStore = createVectorStore(config);
+  return {
+    config,
+    logger,
+    db,
+    redis,
+    producer,
+    vectorStore,
+    embedders: new Embedders(config),
+    collections: new CollectionsRepository(db),
+    documents: new DocumentsRepository(db),
+    chunks: new ChunksRepository(db),
+    jobs: new JobsRepository(db),
+    async close() {
+      await producer.close().catch((err) => logger.warn({ err }, "closing queues failed"));
+      redis.disconnect();
+      await vectorStore.close().catch((err) => logger.warn({ err }, "closing vector store failed"));
+      await db.end();
+    },
+  };
+}

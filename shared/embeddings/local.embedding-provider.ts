@@ -1,0 +1,72 @@
+import type { EmbeddingSpec } from "../db/collections.repository.ts";
+import type { EmbeddingProvider } from "./embedding-provider.ts";
+
+export const LOCAL_MODEL = "quarry-hash-v1";
+export const LOCAL_DIMENSIONS = 384;
+
+const WORD = /[\p{L}\p{N}]+/gu;
+// Scripts written without spaces: index character bigrams instead of whole runs.
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** Lower-cased, NFKC-normalised terms: words, word bigrams, and character bigrams for CJK runs. */
+export function terms(text: string): string[] {
+  const words = text.normalize("NFKC").toLowerCase().match(WORD) ?? [];
+  const out: string[] = [];
+  let previous: string | undefined;
+  for (const word of words) {
+    if (CJK.test(word)) {
+      const chars = [...word];
+      if (chars.length === 1) out.push(word);
+      for (let i = 0; i + 1 < chars.length; i++) out.push(chars[i]! + chars[i + 1]!);
+      previous = undefined;
+      continue;
+    }
+    out.push(word);
+    if (previous) out.push(`${previous} ${word}`);
+    previous = word;
+  }
+  return out;
+}
+
+/**
+ * A deterministic embedder that needs no network or model: feature hashing of words and word
+ * bigrams, sub-linear term frequency, L2-normalised. It is **lexical, not semantic**: texts that
+ * share words score high, synonyms do not. Use an OpenAI-compatible provider for real semantics.
+ */
+export class LocalEmbeddingProvider implements EmbeddingProvider {
+  readonly spec: EmbeddingSpec;
+
+  constructor(dimensions = LOCAL_DIMENSIONS) {
+    this.spec = { provider: "local", model: LOCAL_MODEL, dimensions };
+  }
+
+  async embed(texts: string[]): Promise<number[][]> {
+    return texts.map((text) => this.embedOne(text));
+  }
+
+  private embedOne(text: string): number[] {
+    const counts = new Map<string, number>();
+    for (const term of terms(text)) counts.set(term, (counts.get(term) ?? 0) + 1);
+    const vector = new Float64Array(this.spec.dimensions);
+    for (const [term, count] of counts) {
+      const hash = fnv1a(term);
+      const weight = (1 + Math.log(count)) * (term.includes(" ") ? 0.5 : 1);
+      vector[hash % this.spec.dimensions]! += hash & 0x80000000 ? -weight : weight;
+    }
+    let norm = 0;
+    for (const v of vector) norm += v * v;
+    norm = Math.sqrt(norm);
+    // An empty text gets a fixed unit vector rather than NaNs.
+    if (norm === 0) return Array.from(vector, (_, i) => (i === 0 ? 1 : 0));
+    return Array.from(vector, (v) => v / norm);
+  }
+}

@@ -1,0 +1,129 @@
+import { countTokens } from "./tokenizer.ts";
+
+/** A stretch of a document's text with where it came from. */
+export interface Section {
+  text: string;
+  page?: number | null;
+  heading?: string | null;
+}
+
+export interface Chunk {
+  text: string;
+  tokenCount: number;
+  page: number | null;
+  heading: string | null;
+}
+
+export interface ChunkOptions {
+  /** Maximum tokens per chunk (cl100k_base). */
+  size: number;
+  /** Tokens repeated from the end of one chunk at the start of the next. */
+  overlap: number;
+}
+
+interface Unit {
+  text: string;
+  tokens: number;
+  page: number | null;
+  heading: string | null;
+  /** What joins this unit to the one before it in a chunk. */
+  joiner: string;
+}
+
+const sentences = new Intl.Segmenter(undefined, { granularity: "sentence" });
+
+/**
+ * Token-aware chunking. Text is cut at paragraph boundaries, then sentence boundaries, then (for
+ * a sentence longer than a chunk) at whitespace; units are packed greedily up to `size` tokens,
+ * and each chunk starts with whole units from the end of the previous one, up to `overlap`
+ * tokens. A chunk carries the page and heading of its first unit, for citations.
+ */
+export function chunkSections(sections: Section[], options: ChunkOptions): Chunk[] {
+  const units = sections.flatMap((s) => toUnits(s, options.size));
+  const chunks: Chunk[] = [];
+  let current: Unit[] = [];
+  let tokens = 0;
+
+  const emit = () => {
+    const [first] = current;
+    if (!first) return;
+    chunks.push({
+      text: current.map((u, i) => (i === 0 ? u.text : u.joiner + u.text)).join(""),
+      tokenCount: tokens,
+      page: first.page,
+      heading: first.heading,
+    });
+  };
+
+  for (const unit of units) {
+    if (current.length > 0 && tokens + unit.tokens + 1 > options.size) {
+      emit();
+      const carried: Unit[] = [];
+      let carriedTokens = 0;
+      for (let i = current.length - 1; i >= 0; i--) {
+        const u = current[i]!;
+        if (carriedTokens + u.tokens + 1 > options.overlap || carriedTokens + u.tokens + unit.tokens + 2 > options.size) break;
+        carried.unshift(u);
+        carriedTokens += u.tokens + 1;
+      }
+      current = carried;
+      tokens = carriedTokens;
+    }
+    tokens += unit.tokens + (current.length > 0 ? 1 : 0);
+    current.push(unit);
+  }
+  emit();
+  return chunks;
+}
+
+function toUnits(section: Section, size: number): Unit[] {
+  const page = section.page ?? null;
+  const heading = section.heading ?? null;
+  const units: Unit[] = [];
+  for (const paragraph of section.text.split(/\n\s*\n/)) {
+    const text = paragraph.trim();
+    if (!text) continue;
+    const tokens = countTokens(text);
+    if (tokens <= size) {
+      units.push({ text, tokens, page, heading, joiner: "\n\n" });
+      continue;
+    }
+    let joiner = "\n\n";
+    for (const { segment } of sentences.segment(text)) {
+      for (const piece of splitOversized(segment.trim(), size)) {
+        if (!piece.text) continue;
+        units.push({ ...piece, page, heading, joiner });
+        joiner = " ";
+      }
+    }
+  }
+  return units;
+}
+
+/** Splits a sentence that alone exceeds a chunk into pieces of at most `size` tokens. */
+function splitOversized(text: string, size: number): Array<{ text: string; tokens: number }> {
+  const tokens = countTokens(text);
+  if (tokens <= size) return [{ text, tokens }];
+  const chars = [...text];
+  // Aim below the limit so whitespace snapping and token boundaries still fit.
+  const target = Math.max(1, Math.floor((chars.length * size * 0.9) / tokens));
+  const pieces: Array<{ text: string; tokens: number }> = [];
+  let start = 0;
+  while (start < chars.length) {
+    let end = Math.min(chars.length, start + target);
+    if (end < chars.length) {
+      const space = chars.lastIndexOf(" ", end);
+      if (space > start + target / 2) end = space;
+    }
+    let piece = chars.slice(start, end).join("").trim();
+    let pieceTokens = countTokens(piece);
+    while (pieceTokens > size && end - start > 1) {
+      end = start + Math.floor((end - start) * 0.8);
+      piece = chars.slice(start, end).join("").trim();
+      pieceTokens = countTokens(piece);
+    }
+    if (piece) pieces.push({ text: piece, tokens: pieceTokens });
+    start = end;
+  }
+  return pieces;
+}

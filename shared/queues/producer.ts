@@ -1,0 +1,47 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { QueueName } from "../config/env.ts";
+import type { Logger } from "../logging/logger.ts";
+import { jobDefinitions, type JobDefinition } from "./registry.ts";
+import { jobSchemas, type JobName, type JobPayload } from "./job-schemas.ts";
+
+/** Adds validated jobs to their queues. One BullMQ Queue per queue name, created lazily. */
+export class JobProducer {
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly definitions: Record<JobName, JobDefinition>;
+  private readonly connection: Redis;
+  private readonly prefix: string;
+  private readonly logger: Logger;
+
+  constructor(options: { connection: Redis; prefix: string; attempts: number; logger: Logger }) {
+    this.connection = options.connection;
+    this.prefix = options.prefix;
+    this.logger = options.logger;
+    this.definitions = jobDefinitions(options.attempts);
+  }
+
+  definition(name: JobName): JobDefinition {
+    return this.definitions[name];
+  }
+
+  queue(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on("error", (err) => this.logger.error({ err, queue: name }, "queue error"));
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Validates the payload against its schema and adds it with the job's registry options. */
+  async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>): Promise<void> {
+    const data = jobSchemas[name].parse(payload);
+    const { queue, options } = this.definitions[name];
+    await this.queue(queue).add(name, data, { ...options, jobId });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

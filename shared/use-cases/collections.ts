@@ -1,0 +1,47 @@
+import { randomUUID } from "node:crypto";
+import type { Deps } from "../deps.ts";
+import type { CollectionRow, EmbeddingSpec } from "../db/collections.repository.ts";
+import { withTransaction } from "../db/pool.ts";
+import type { JobRow } from "../db/jobs.repository.ts";
+import { conflict, notFound } from "../errors/app-error.ts";
+import { dispatchJob, recordJob } from "./jobs.ts";
+
+export async function createCollection(
+  deps: Deps,
+  tenantId: string,
+  input: { name: string; embedding?: Partial<EmbeddingSpec> },
+): Promise<CollectionRow> {
+  const embedding = deps.embedders.resolve(input.embedding);
+  const row = await deps.collections.insert({ id: randomUUID(), tenantId, name: input.name, embedding });
+  if (!row) throw conflict("COLLECTION_EXISTS", `a collection named "${input.name}" already exists`);
+  await deps.vectorStore.ensureCollection({ tenantId, collectionId: row.id }, embedding.dimensions);
+  return row;
+}
+
+export async function getCollection(deps: Pick<Deps, "collections">, tenantId: string, id: string): Promise<CollectionRow> {
+  const row = await deps.collections.get(tenantId, id);
+  if (!row) throw notFound("collection");
+  return row;
+}
+
+/** Hides the collection at once and queues the job that deletes its vectors and records. */
+export async function requestCollectionDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
+  const job = await withTransaction(deps.db, async (client) => {
+    if (!(await deps.collections.markDeleting(tenantId, id, client))) throw notFound("collection");
+    return recordJob(deps, client, {
+      name: "delete_collection",
+      tenantId,
+      payload: { tenant_id: tenantId, collection_id: id },
+      resource: { type: "collection", id },
+    });
+  });
+  await dispatchJob(deps, job);
+  return job;
+}
+
+/** The delete job: vectors first, then the rows (a retry after a crash finds nothing left to do). */
+export async function deleteCollection(deps: Deps, tenantId: string, collectionId: string): Promise<{ collection_id: string }> {
+  await deps.vectorStore.dropCollection({ tenantId, collectionId });
+  await deps.collections.remove(collectionId);
+  return { collection_id: collectionId };
+}

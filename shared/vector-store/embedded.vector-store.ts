@@ -1,0 +1,185 @@
+import { mkdirSync } from "node:fs";
+import * as lancedb from "@lancedb/lancedb";
+import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from "apache-arrow";
+import { matchesFilter } from "./filter.ts";
+import type { CollectionRef, ScoredPoint, SearchOptions, VectorPoint, VectorStore } from "./vector-store.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+function assertUuid(value: string, what: string): string {
+  if (!UUID.test(value)) throw new Error(`${what} must be a uuid, got ${JSON.stringify(value)}`);
+  return value.toLowerCase();
+}
+
+/**
+ * The default vector store: LanceDB tables on local disk under `DATA_DIR/vectors`, no server
+ * needed. Each Quarry collection has a points table (vectors) and a small documents table
+ * (document metadata). A metadata filter is evaluated on the documents table with the reference
+ * semantics and applied to the vector search as a pre-filter on document ids, so results are
+ * exact top-k. Several processes may read and write the same directory.
+ */
+export class EmbeddedVectorStore implements VectorStore {
+  readonly kind = "embedded" as const;
+  private readonly dir: string;
+  private connection?: Promise<lancedb.Connection>;
+  private readonly tables = new Map<string, Promise<lancedb.Table>>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  private db(): Promise<lancedb.Connection> {
+    this.connection ??= (async () => {
+      mkdirSync(this.dir, { recursive: true });
+      // readConsistencyInterval 0: see other processes' writes (workers write, the API reads) at once.
+      return lancedb.connect(this.dir, { readConsistencyInterval: 0 });
+    })();
+    return this.connection;
+  }
+
+  private names(ref: CollectionRef) {
+    const id = assertUuid(ref.collectionId, "collection id").replaceAll("-", "");
+    return { points: `points_${id}`, docs: `docs_${id}` };
+  }
+
+  private async open(name: string, create?: Schema): Promise<lancedb.Table | undefined> {
+    const cached = this.tables.get(name);
+    if (cached) return cached;
+    const db = await this.db();
+    const existing = (await db.tableNames()).includes(name);
+    if (!existing && !create) return undefined;
+    const table = existing ? db.openTable(name) : db.createEmptyTable(name, create!, { existOk: true });
+    this.tables.set(name, table);
+    table.catch(() => this.tables.delete(name));
+    return table;
+  }
+
+  async ensureCollection(ref: CollectionRef, dimensions: number): Promise<void> {
+    const names = this.names(ref);
+    await this.open(
+      names.points,
+      new Schema([
+        new Field("id", new Utf8(), false),
+        new Field("vector", new FixedSizeList(dimensions, new Field("item", new Float32(), true)), false),
+        new Field("tenant_id", new Utf8(), false),
+        new Field("document_id", new Utf8(), false),
+        new Field("chunk_index", new Int32(), false),
+      ]),
+    );
+    await this.open(
+      names.docs,
+      new Schema([
+        new Field("document_id", new Utf8(), false),
+        new Field("tenant_id", new Utf8(), false),
+        new Field("metadata", new Utf8(), false),
+      ]),
+    );
+  }
+
+  async dropCollection(ref: CollectionRef): Promise<void> {
+    const db = await this.db();
+    const existing = await db.tableNames();
+    for (const name of Object.values(this.names(ref))) {
+      this.tables.delete(name);
+      if (existing.includes(name)) await db.dropTable(name).catch((err: unknown) => {
+        if (!String(err).includes("not found")) throw err;
+      });
+    }
+  }
+
+  async upsert(ref: CollectionRef, points: VectorPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const names = this.names(ref);
+    const table = await this.open(names.points);
+    const docs = await this.open(names.docs);
+    if (!table || !docs) throw new Error(`collection ${ref.collectionId} has no vector table; call ensureCollection first`);
+    const byDocument = new Map(points.map((p) => [p.documentId, p.metadata]));
+    await docs
+      .mergeInsert("document_id")
+      .whenMatchedUpdateAll()
+      .whenNotMatchedInsertAll()
+      .execute(
+        [...byDocument].map(([documentId, metadata]) => ({
+          document_id: assertUuid(documentId, "document id"),
+          tenant_id: ref.tenantId,
+          metadata: JSON.stringify(metadata),
+        })),
+      );
+    await table
+      .mergeInsert("id")
+      .whenMatchedUpdateAll()
+      .whenNotMatchedInsertAll()
+      .execute(
+        points.map((p) => ({
+          id: p.id,
+          vector: p.vector,
+          tenant_id: ref.tenantId,
+          document_id: p.documentId,
+          chunk_index: p.chunkIndex,
+        })),
+      );
+  }
+
+  async search(ref: CollectionRef, vector: number[], options: SearchOptions): Promise<ScoredPoint[]> {
+    const names = this.names(ref);
+    const table = await this.open(names.points);
+    if (!table) return [];
+    const where = [`tenant_id = ${sqlString(ref.tenantId)}`];
+    if (options.filter && Object.keys(options.filter).length > 0) {
+      const ids = await this.documentsMatching(ref, options.filter);
+      if (ids.length === 0) return [];
+      where.push(`document_id IN (${ids.map(sqlString).join(", ")})`);
+    }
+    const rows = await table
+      .vectorSearch(vector)
+      .distanceType("cosine")
+      .where(where.join(" AND "))
+      .select(["id", "document_id", "chunk_index", "_distance"])
+      .limit(options.topK)
+      .toArray();
+    const hits = rows.map((r) => ({
+      id: String(r.id),
+      documentId: String(r.document_id),
+      chunkIndex: Number(r.chunk_index),
+      score: 1 - Number(r._distance),
+    }));
+    return options.scoreThreshold === undefined ? hits : hits.filter((h) => h.score >= options.scoreThreshold!);
+  }
+
+  private async documentsMatching(ref: CollectionRef, filter: NonNullable<SearchOptions["filter"]>): Promise<string[]> {
+    const docs = await this.open(this.names(ref).docs);
+    if (!docs) return [];
+    const rows = await docs.query().where(`tenant_id = ${sqlString(ref.tenantId)}`).select(["document_id", "metadata"]).toArray();
+    return rows.filter((r) => matchesFilter(filter, JSON.parse(String(r.metadata)))).map((r) => String(r.document_id));
+  }
+
+  async deleteDocument(ref: CollectionRef, documentId: string): Promise<void> {
+    const names = this.names(ref);
+    const id = sqlString(assertUuid(documentId, "document id"));
+    await (await this.open(names.points))?.delete(`document_id = ${id}`);
+    await (await this.open(names.docs))?.delete(`document_id = ${id}`);
+  }
+
+  async count(ref: CollectionRef, documentId?: string): Promise<number> {
+    const table = await this.open(this.names(ref).points);
+    if (!table) return 0;
+    const where = [`tenant_id = ${sqlString(ref.tenantId)}`];
+    if (documentId) where.push(`document_id = ${sqlString(assertUuid(documentId, "document id"))}`);
+    return table.countRows(where.join(" AND "));
+  }
+
+  async ping(): Promise<void> {
+    await (await this.db()).tableNames();
+  }
+
+  async close(): Promise<void> {
+    for (const table of this.tables.values()) (await table.catch(() => undefined))?.close();
+    this.tables.clear();
+    (await this.connection)?.close();
+    this.connection = undefined;
+  }
+}

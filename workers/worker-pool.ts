@@ -1,0 +1,43 @@
+import { Worker } from "bullmq";
+import type { QueueName } from "../shared/config/env.ts";
+import type { Deps } from "../shared/deps.ts";
+import { createRedis } from "../shared/queues/connection.ts";
+import { createJobHandler } from "./run-processor.ts";
+
+/** Default concurrency per queue: parsing is CPU-bound, deletes and embedding calls wait on I/O. */
+const DEFAULT_CONCURRENCY: Record<QueueName, number> = { ingest: 2, embed: 4, backup: 1, workflow: 4 };
+
+export interface WorkerPool {
+  workers: Worker[];
+  /** Stops taking jobs and waits for active ones to finish. */
+  close(): Promise<void>;
+}
+
+/** Starts one BullMQ Worker per queue this process serves (`WORKER_QUEUES`). */
+export async function startWorkers(deps: Deps): Promise<WorkerPool> {
+  const { config, logger } = deps;
+  const connection = createRedis(config.REDIS_URL, "worker", logger);
+  const handler = createJobHandler(deps);
+  const workers = config.WORKER_QUEUES.map((queue) => {
+    const concurrency = config.WORKER_CONCURRENCY[queue] ?? DEFAULT_CONCURRENCY[queue];
+    const worker = new Worker(queue, handler, {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency,
+      // A worker that dies mid-job loses its lock; another picks the job up after this long.
+      lockDuration: 60_000,
+      maxStalledCount: 2,
+    });
+    worker.on("error", (err) => logger.error({ err, queue }, "worker error"));
+    logger.info({ queue, concurrency }, "worker started");
+    return worker;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      connection.disconnect();
+    },
+  };
+}
