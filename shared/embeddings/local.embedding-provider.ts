@@ -14,7 +14,19 @@ function fnv1a(text: string): number {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
+  // Murmur3's finaliser spreads FNV's weak low bits over the whole word.
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
   return hash >>> 0;
+}
+
+/** A light English suffix strip ("stores", "stored", "storing" → "stor"), enough for lexical matching. */
+function stem(word: string): string {
+  if (word.length <= 4 || !/^[a-z]+$/.test(word)) return word;
+  return word.replace(/(ing|ed|es|s|e)$/, "");
 }
 
 /** Lower-cased, NFKC-normalised terms: words, word bigrams, and character bigrams for CJK runs. */
@@ -30,9 +42,10 @@ export function terms(text: string): string[] {
       previous = undefined;
       continue;
     }
-    out.push(word);
-    if (previous) out.push(`${previous} ${word}`);
-    previous = word;
+    const term = stem(word);
+    out.push(term);
+    if (previous) out.push(`${previous} ${term}`);
+    previous = term;
   }
   return out;
 }

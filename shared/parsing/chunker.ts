@@ -91,23 +91,27 @@ function toUnits(section: Section, size: number): Unit[] {
     let joiner = "\n\n";
     for (const { segment } of sentences.segment(text)) {
       for (const piece of splitOversized(segment.trim(), size)) {
-        if (!piece.text) continue;
-        units.push({ ...piece, page, heading, joiner });
-        joiner = " ";
+        units.push({ text: piece.text, tokens: piece.tokens, page, heading, joiner });
+        joiner = piece.joiner;
       }
+      // Sentences separated by whitespace get a space back; unspaced scripts (CJK) get none.
+      joiner = /\s$/.test(segment) ? " " : "";
     }
   }
   return units;
 }
 
-/** Splits a sentence that alone exceeds a chunk into pieces of at most `size` tokens. */
-function splitOversized(text: string, size: number): Array<{ text: string; tokens: number }> {
+/**
+ * Splits a sentence that alone exceeds a chunk into pieces of at most `size` tokens, preferring
+ * spaces. `joiner` is what stood between a piece and the next one in the original.
+ */
+function splitOversized(text: string, size: number): Array<{ text: string; tokens: number; joiner: string }> {
   const tokens = countTokens(text);
-  if (tokens <= size) return [{ text, tokens }];
+  if (tokens <= size) return [{ text, tokens, joiner: " " }];
   const chars = [...text];
   // Aim below the limit so whitespace snapping and token boundaries still fit.
   const target = Math.max(1, Math.floor((chars.length * size * 0.9) / tokens));
-  const pieces: Array<{ text: string; tokens: number }> = [];
+  const pieces: Array<{ text: string; tokens: number; joiner: string }> = [];
   let start = 0;
   while (start < chars.length) {
     let end = Math.min(chars.length, start + target);
@@ -115,15 +119,16 @@ function splitOversized(text: string, size: number): Array<{ text: string; token
       const space = chars.lastIndexOf(" ", end);
       if (space > start + target / 2) end = space;
     }
-    let piece = chars.slice(start, end).join("").trim();
+    let piece = chars.slice(start, end).join("");
     let pieceTokens = countTokens(piece);
     while (pieceTokens > size && end - start > 1) {
       end = start + Math.floor((end - start) * 0.8);
-      piece = chars.slice(start, end).join("").trim();
+      piece = chars.slice(start, end).join("");
       pieceTokens = countTokens(piece);
     }
-    if (piece) pieces.push({ text: piece, tokens: pieceTokens });
-    start = end;
+    const atSpace = chars[end] === " ";
+    if (piece.trim()) pieces.push({ text: piece.trim(), tokens: pieceTokens, joiner: atSpace ? " " : "" });
+    start = atSpace ? end + 1 : end;
   }
   return pieces;
 }

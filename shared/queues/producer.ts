@@ -5,6 +5,16 @@ import type { Logger } from "../logging/logger.ts";
 import { jobDefinitions, type JobDefinition } from "./registry.ts";
 import { jobSchemas, type JobName, type JobPayload } from "./job-schemas.ts";
 
+const ENQUEUE_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Adds validated jobs to their queues. One BullMQ Queue per queue name, created lazily. */
 export class JobProducer {
   private readonly queues = new Map<QueueName, Queue>();
@@ -34,14 +44,22 @@ export class JobProducer {
     return queue;
   }
 
-  /** Validates the payload against its schema and adds it with the job's registry options. */
+  /**
+   * Validates the payload against its schema and adds it with the job's registry options.
+   * Fails fast (rather than waiting for a reconnect) when Redis is not connected, so the API can
+   * answer 503 at once.
+   */
   async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>): Promise<void> {
     const data = jobSchemas[name].parse(payload);
     const { queue, options } = this.definitions[name];
-    await this.queue(queue).add(name, data, { ...options, jobId });
+    if (this.connection.status !== "ready") throw new Error(`redis is not connected (${this.connection.status})`);
+    await withTimeout(this.queue(queue).add(name, data, { ...options, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    const queues = [...this.queues.values()];
+    this.queues.clear();
+    if (this.connection.status !== "ready") return; // nothing to flush; close() would wait for a connection
+    await withTimeout(Promise.all(queues.map((q) => q.close())), ENQUEUE_TIMEOUT_MS, "closing queues");
   }
 }

@@ -1,0 +1,76 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { spawnQuarry, type QuarryProcess } from "../helpers/processes.ts";
+import { createTestEnv, TEST_KEYS, waitFor, type TestEnv } from "../helpers/test-env.ts";
+
+const NEWS = readFileSync(new URL("../../../shared/corpus/text/NEWS", import.meta.url), "utf8");
+
+describe("api and worker as separate processes", () => {
+  let env: TestEnv;
+  let api: QuarryProcess;
+  let worker: QuarryProcess;
+  let client: ApiClient;
+
+  beforeAll(async () => {
+    env = createTestEnv({ LOG_LEVEL: "info", CHUNK_SIZE: "200", CHUNK_OVERLAP: "40" });
+    // Start both at once: they race to create the database and migrate it.
+    api = spawnQuarry("api/main.ts", env.env);
+    worker = spawnQuarry("workers/main.ts", env.env);
+    const listening = await api.waitForLog((l) => l.msg === "api listening");
+    await worker.waitForLog((l) => l.msg === "worker ready");
+    client = apiClient(String(listening.url), TEST_KEYS.acme);
+  });
+
+  afterAll(async () => {
+    await api?.stop("SIGKILL");
+    await worker?.stop("SIGKILL");
+    await env?.cleanup();
+  });
+
+  it("takes a document from create-collection to search over HTTP", async () => {
+    const collection = await client.post("/v1/collections", { name: "changelog" });
+    expect(collection.status).toBe(201);
+
+    const upload = await client.post(`/v1/collections/${collection.body.id}/documents`, {
+      text: NEWS,
+      title: "mammoth NEWS",
+      metadata: { source: "mammoth", kind: "changelog" },
+    });
+    expect(upload.status).toBe(202);
+    const jobUrl = upload.headers.get("location")!;
+
+    const job = await waitFor(async () => {
+      const res = await client.get(jobUrl);
+      return res.body.status === "succeeded" || res.body.status === "failed" ? res.body : undefined;
+    }, 30_000, "the ingest job");
+    expect(job).toMatchObject({ status: "succeeded", progress: 100 });
+    expect(job.result.chunk_count).toBeGreaterThan(5);
+
+    const document = await client.get(`/v1/documents/${upload.body.document.id}`);
+    expect(document.body).toMatchObject({ status: "ready", chunk_count: job.result.chunk_count });
+
+    const search = await client.post(`/v1/collections/${collection.body.id}/search`, {
+      query: "Support for footnotes and endnotes",
+      top_k: 3,
+      filter: { kind: "changelog" },
+    });
+    expect(search.status).toBe(200);
+    expect(search.body.data).toHaveLength(3);
+    expect(search.body.data[0].text.toLowerCase()).toContain("footnote");
+    expect(search.body.data[0]).toMatchObject({ document_id: upload.body.document.id, title: "mammoth NEWS" });
+    const scores = search.body.data.map((h: { score: number }) => h.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+
+    // The worker logged the job with its id; the API logged requests without the key.
+    expect(worker.logs.some((l) => l.msg === "job succeeded" && l.jobId === job.id)).toBe(true);
+    expect(api.output()).not.toContain(TEST_KEYS.acme);
+    expect(worker.output()).not.toContain("footnotes and endnotes");
+  });
+
+  it("shuts down gracefully on SIGTERM", async () => {
+    expect(await worker.stop("SIGTERM")).toBe(0);
+    expect(await api.stop("SIGTERM")).toBe(0);
+    expect(worker.logs.some((l) => l.msg === "stopped")).toBe(true);
+  });
+});

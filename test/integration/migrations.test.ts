@@ -1,0 +1,22 @@
+import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { pino } from "pino";
+import { migrate } from "../../shared/db/migrate.ts";
+import { createTestEnv } from "../helpers/test-env.ts";
+
+const env = createTestEnv();
+afterAll(() => env.cleanup());
+
+describe("migrations", () => {
+  it("create the database and apply once when several processes start together", async () => {
+    const logger = pino({ level: "silent" });
+    const results = await Promise.all([migrate(env.databaseUrl, logger), migrate(env.databaseUrl, logger), migrate(env.databaseUrl, logger)]);
+    expect(results.flat()).toEqual(["1763900000000_initial-schema"]);
+    const client = new pg.Client({ connectionString: env.databaseUrl });
+    await client.connect();
+    const { rows } = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+    await client.end();
+    expect(rows.map((r) => r.table_name)).toEqual(["chunks", "collections", "document_sources", "documents", "jobs", "quarry_migrations"]);
+    expect(await migrate(env.databaseUrl, logger)).toEqual([]);
+  });
+});

@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CollectionRef, VectorPoint, VectorStore } from "../../shared/vector-store/vector-store.ts";
+
+const DIM = 8;
+
+function unit(values: number[]): number[] {
+  const v = Array.from({ length: DIM }, (_, i) => values[i] ?? 0);
+  const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  return v.map((x) => x / n);
+}
+
+function point(documentId: string, chunkIndex: number, vector: number[], metadata: Record<string, unknown> = {}): VectorPoint {
+  return { id: randomUUID(), documentId, chunkIndex, vector: unit(vector), metadata };
+}
+
+/**
+ * The behaviour every vector store adapter must have. Each adapter's test file calls this with a
+ * factory; the Qdrant run is enabled when QDRANT_URL is set.
+ */
+export function describeVectorStoreContract(name: string, create: () => Promise<VectorStore>, options: { skip?: string } = {}) {
+  describe.skipIf(Boolean(options.skip))(`vector store contract: ${name}${options.skip ? ` (skipped: ${options.skip})` : ""}`, () => {
+    let store: VectorStore;
+    const tenant = `tenant-${randomUUID().slice(0, 8)}`;
+    const ref = (): CollectionRef => ({ tenantId: tenant, collectionId: randomUUID() });
+
+    beforeAll(async () => {
+      store = await create();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it("creates collections idempotently and drops them, missing ones included", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      await store.ensureCollection(c, DIM);
+      expect(await store.count(c)).toBe(0);
+      await store.dropCollection(c);
+      await store.dropCollection(c);
+      expect(await store.count(c)).toBe(0);
+      expect(await store.search(c, unit([1]), { topK: 3 })).toEqual([]);
+    });
+
+    it("upserting the same ids twice overwrites instead of duplicating", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const doc = randomUUID();
+      const points = [point(doc, 0, [1, 0]), point(doc, 1, [0, 1])];
+      await store.upsert(c, points);
+      await store.upsert(c, points.map((p) => ({ ...p, vector: unit([1, 1]) })));
+      expect(await store.count(c)).toBe(2);
+      const [hit] = await store.search(c, unit([1, 1]), { topK: 1 });
+      expect(hit!.score).toBeCloseTo(1, 4);
+    });
+
+    it("returns the nearest points first with cosine scores", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const doc = randomUUID();
+      await store.upsert(c, [point(doc, 0, [1, 0, 0]), point(doc, 1, [1, 1, 0]), point(doc, 2, [0, 0, 1])]);
+      const hits = await store.search(c, unit([1, 0, 0]), { topK: 3 });
+      expect(hits.map((h) => h.chunkIndex)).toEqual([0, 1, 2]);
+      expect(hits[0]!.score).toBeCloseTo(1, 4);
+      expect(hits[1]!.score).toBeCloseTo(Math.SQRT1_2, 4);
+      expect(hits[2]!.score).toBeCloseTo(0, 4);
+      expect(hits[0]!.documentId).toBe(doc);
+      expect(await store.search(c, unit([1, 0, 0]), { topK: 2 })).toHaveLength(2);
+      const above = await store.search(c, unit([1, 0, 0]), { topK: 3, scoreThreshold: 0.5 });
+      expect(above.map((h) => h.chunkIndex)).toEqual([0, 1]);
+    });
+
+    it("applies every filter operator with the same semantics", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const docs = {
+        a: { id: randomUUID(), meta: { user_id: "42", tag: ["x", "y"], year: 2019 } },
+        b: { id: randomUUID(), meta: { user_id: "7", tag: ["y"], year: 2021 } },
+        c: { id: randomUUID(), meta: { user_id: "42", tag: ["z"], year: 2024 } },
+      };
+      await store.upsert(c, Object.values(docs).map((d, i) => point(d.id, 0, [1, i * 0.1], d.meta)));
+      const ids = async (filter: Record<string, unknown>) =>
+        (await store.search(c, unit([1]), { topK: 10, filter: filter as never })).map((h) => h.documentId).sort();
+      const sorted = (...list: string[]) => list.sort();
+      expect(await ids({ user_id: "42" })).toEqual(sorted(docs.a.id, docs.c.id));
+      expect(await ids({ tag: "y" })).toEqual(sorted(docs.a.id, docs.b.id));
+      expect(await ids({ tag: { $in: ["z", "x"] } })).toEqual(sorted(docs.a.id, docs.c.id));
+      expect(await ids({ year: { $gte: 2021 } })).toEqual(sorted(docs.b.id, docs.c.id));
+      expect(await ids({ year: { $gt: 2021 } })).toEqual([docs.c.id]);
+      expect(await ids({ year: { $lt: 2021 } })).toEqual([docs.a.id]);
+      expect(await ids({ year: { $lte: 2021, $gte: 2020 } })).toEqual([docs.b.id]);
+      expect(await ids({ user_id: "42", year: { $lt: 2020 } })).toEqual([docs.a.id]);
+      expect(await ids({ user_id: "nobody" })).toEqual([]);
+    });
+
+    it("keeps collections and tenants apart", async () => {
+      const one = ref();
+      const two = ref();
+      const otherTenant: CollectionRef = { tenantId: `${tenant}-other`, collectionId: one.collectionId };
+      await store.ensureCollection(one, DIM);
+      await store.ensureCollection(two, DIM);
+      await store.upsert(one, [point(randomUUID(), 0, [1])]);
+      expect(await store.count(one)).toBe(1);
+      expect(await store.count(two)).toBe(0);
+      expect(await store.search(two, unit([1]), { topK: 5 })).toEqual([]);
+      expect(await store.search(otherTenant, unit([1]), { topK: 5 })).toEqual([]);
+      expect(await store.count(otherTenant)).toBe(0);
+    });
+
+    it("deletes every point of one document and counts per document", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const keep = randomUUID();
+      const drop = randomUUID();
+      await store.upsert(c, [point(keep, 0, [1]), point(drop, 0, [1, 1]), point(drop, 1, [0, 1])]);
+      expect(await store.count(c, drop)).toBe(2);
+      await store.deleteDocument(c, drop);
+      expect(await store.count(c, drop)).toBe(0);
+      expect(await store.count(c)).toBe(1);
+      const hits = await store.search(c, unit([0, 1]), { topK: 5 });
+      expect(hits.map((h) => h.documentId)).toEqual([keep]);
+      expect(await store.search(c, unit([1]), { topK: 5, filter: { any: "thing" } })).toEqual([]);
+    });
+
+    it("answers ping while it is reachable", async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

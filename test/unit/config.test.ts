@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEV_API_KEY, loadConfig } from "../../shared/config/env.ts";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults to an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(8000);
+    expect(config.HOST).toBe("0.0.0.0");
+    expect(config.REDIS_URL).toBe("redis://127.0.0.1:6379");
+    expect(config.DATABASE_URL).toBe("postgres://postgres@127.0.0.1:5432/quarry");
+    expect(config.MAX_FILE_SIZE).toBe(10 * 1024 * 1024);
+    expect(config.CHUNK_SIZE).toBe(800);
+    expect(config.CHUNK_OVERLAP).toBe(200);
+    expect(config.MAX_HISTORY_MESSAGES).toBe(10);
+    expect(config.WORKER_QUEUES).toEqual(["ingest", "embed", "backup", "workflow"]);
+    expect(config.QUEUE_PREFIX).toBe("{quarry}");
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("falls back to the development key outside production", () => {
+    const config = loadConfig({ NODE_ENV: "development" });
+    expect(config.usingDevApiKey).toBe(true);
+    expect(config.API_KEYS.get(DEV_API_KEY)).toBe("dev");
+  });
+
+  it("refuses to start in production without API_KEYS", () => {
+    expect(problems({ NODE_ENV: "production" })).toEqual([expect.stringMatching(/^API_KEYS: .*required/)]);
+  });
+
+  it("parses API_KEYS into key → tenant", () => {
+    const config = loadConfig({ API_KEYS: "acme:key-aaaaaaaa, globex:key-bbbbbbbb" });
+    expect(config.usingDevApiKey).toBe(false);
+    expect([...config.API_KEYS]).toEqual([
+      ["key-aaaaaaaa", "acme"],
+      ["key-bbbbbbbb", "globex"],
+    ]);
+  });
+
+  it("names every bad variable and what it expected, in one message", () => {
+    const found = problems({ PORT: "eighty", CHUNK_SIZE: "10", REDIS_URL: "http://x", API_KEYS: "nocolon" });
+    expect(found).toHaveLength(4);
+    expect(found.some((p) => p.startsWith("PORT:") && p.includes('"eighty"'))).toBe(true);
+    expect(found.some((p) => p.startsWith("CHUNK_SIZE:"))).toBe(true);
+    expect(found.some((p) => p.startsWith("REDIS_URL:"))).toBe(true);
+    expect(found.some((p) => p.startsWith("API_KEYS:") && p.includes("tenant:key"))).toBe(true);
+  });
+
+  it("never echoes the value of a secret variable", () => {
+    const found = problems({ API_KEYS: "acme:short" });
+    expect(found.join("\n")).not.toContain("short");
+  });
+
+  it("rejects an overlap as large as the chunk", () => {
+    expect(problems({ CHUNK_SIZE: "100", CHUNK_OVERLAP: "100" })).toEqual([expect.stringMatching(/^CHUNK_OVERLAP: must be smaller/)]);
+  });
+
+  it("reads WORKER_QUEUES and per-queue WORKER_CONCURRENCY", () => {
+    const config = loadConfig({ WORKER_QUEUES: "ingest,embed", WORKER_CONCURRENCY: "ingest=3,embed=8" });
+    expect(config.WORKER_QUEUES).toEqual(["ingest", "embed"]);
+    expect(config.WORKER_CONCURRENCY).toEqual({ ingest: 3, embed: 8 });
+    expect(loadConfig({ WORKER_CONCURRENCY: "6" }).WORKER_CONCURRENCY.backup).toBe(6);
+    expect(problems({ WORKER_QUEUES: "ingest,parse" })).toEqual([expect.stringContaining("unknown queue(s) parse")]);
+  });
+
+  it("requires the queue prefix to be a Redis Cluster hash tag", () => {
+    expect(problems({ QUEUE_PREFIX: "quarry" })).toEqual([expect.stringContaining("hash tag")]);
+  });
+});
