@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import cors from "cors";
 import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
 import type { Deps } from "../shared/deps.ts";
@@ -28,6 +29,9 @@ export function createApp(deps: Deps): Express {
       autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
     }),
   );
+  if (deps.config.CORS_ORIGINS) {
+    app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id"] }));
+  }
   app.use(healthRoutes(deps));
   app.use("/v1", requireApiKey(deps.config.API_KEYS));
   // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Quarry runs its TypeScript directly on Node 24 (type stripping): no build step, no dist/.
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; LanceDB's native binary comes from npm (glibc, so not Alpine).
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY --from=deps --chown=node:node /app/node_modules ./node_modules
+COPY --chown=node:node package.json ./
+COPY --chown=node:node api ./api
+COPY --chown=node:node workers ./workers
+COPY --chown=node:node scheduler ./scheduler
+COPY --chown=node:node shared ./shared
+COPY --chown=node:node scripts ./scripts
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The API by default; the worker and scheduler override the command (see docker-compose.yml).
+CMD ["node", "api/main.ts"]
