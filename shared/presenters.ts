@@ -10,6 +10,7 @@ export function presentCollection(row: CollectionRow) {
     name: row.name,
     embedding: row.embedding,
     document_count: row.document_count,
+    ...(row.pending_embedding ? { reembedding_to: row.pending_embedding } : {}),
     created_at: row.created_at.toISOString(),
   };
 }

@@ -1,16 +1,24 @@
 import type { Job } from "bullmq";
 import type { Deps } from "../shared/deps.ts";
 import type { Logger } from "../shared/logging/logger.ts";
-import type { JobName, JobPayload } from "../shared/queues/job-schemas.ts";
+import type { JobData, JobName, JobPayload } from "../shared/queues/job-schemas.ts";
 
-export interface JobContext {
+export interface JobContext<N extends JobName = JobName> {
   deps: Deps;
   logger: Logger;
   job: Job;
   /** Reports progress 0–100 to BullMQ and the durable job record. */
   progress(percent: number): Promise<void>;
+  /**
+   * Queues `children` as this job's children, stores `next` as the job's data, and parks the job
+   * until every child has finished; the job then runs again with `next`. Returns only when no
+   * child is left to wait for.
+   */
+  fanOut(children: Array<JobPayload<"embed_chunks">>, next: JobData<N>): Promise<void>;
+  /** Puts the whole queue on hold for `ms` and re-queues this job (provider budget spent). */
+  rateLimited(ms: number): Promise<never>;
   signal?: AbortSignal;
 }
 
-/** A processor is thin: it calls a use case and returns the job's `result`. */
-export type Processor<N extends JobName> = (payload: JobPayload<N>, ctx: JobContext) => Promise<Record<string, unknown>>;
+/** A processor is thin: it calls use cases and returns the job's `result`. */
+export type Processor<N extends JobName> = (payload: JobData<N>, ctx: JobContext<N>) => Promise<Record<string, unknown>>;

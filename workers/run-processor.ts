@@ -1,9 +1,10 @@
-import { UnrecoverableError, type Job } from "bullmq";
+import { RateLimitError, UnrecoverableError, WaitingChildrenError, type Job, type Worker } from "bullmq";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors/app-error.ts";
-import { isJobName, isSystemJob, jobSchemas, type JobName } from "../shared/queues/job-schemas.ts";
+import { isInternalJob, isJobName, jobSchemas, type JobData, type JobName } from "../shared/queues/job-schemas.ts";
+import { onFinalFailure } from "./final-failure.ts";
+import type { JobContext, Processor } from "./processor.ts";
 import { processors } from "./processors/index.ts";
-import type { Processor } from "./processor.ts";
 
 /** How a thrown error is recorded: its code, and whether retrying could help. */
 export function classify(err: unknown): { code: string; message: string; retryable: boolean } {
@@ -13,14 +14,18 @@ export function classify(err: unknown): { code: string; message: string; retryab
   return { code: "INTERNAL", message, retryable: true };
 }
 
+/** Control-flow errors of BullMQ that are not failures. */
+const isControlFlow = (err: unknown) => err instanceof WaitingChildrenError || err instanceof RateLimitError;
+
 /**
  * The BullMQ processor of every queue: validates the payload again, keeps the durable job record
  * current, and maps errors to retries (transient) or `UnrecoverableError` (permanent).
  */
-export function createJobHandler(deps: Deps) {
-  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> => {
+export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worker | undefined) {
+  return async (job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> => {
     const logger = deps.logger.child({ queue: job.queueName, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     const jobId = job.id!;
+    const internal = isJobName(job.name) && isInternalJob(job.name);
     if (!isJobName(job.name)) {
       await deps.jobs.markFailed(jobId, { code: "UNKNOWN_JOB", message: `no processor for job "${job.name}"` }, true);
       throw new UnrecoverableError(`no processor for job "${job.name}"`);
@@ -28,44 +33,55 @@ export function createJobHandler(deps: Deps) {
     const name: JobName = job.name;
     const parsed = jobSchemas[name].safeParse(job.data);
     if (!parsed.success) {
-      await deps.jobs.markFailed(jobId, { code: "INVALID_PAYLOAD", message: parsed.error.message }, true);
+      if (!internal) await deps.jobs.markFailed(jobId, { code: "INVALID_PAYLOAD", message: parsed.error.message }, true);
       throw new UnrecoverableError(`invalid payload for ${name}`);
     }
-    if (isSystemJob(name)) {
-      const processor = processors[name] as Processor<JobName>;
-      return processor(parsed.data, { deps, logger, job, progress: (p) => job.updateProgress(p), signal });
-    }
-    if (!(await deps.jobs.markRunning(jobId, job.attemptsMade + 1))) {
+    if (!internal && !(await deps.jobs.markRunning(jobId, job.attemptsMade + 1))) {
       logger.info("job already ended (cancelled?); skipping");
       return { skipped: true };
     }
-    const started = Date.now();
-    const progress = async (percent: number) => {
-      await job.updateProgress(percent);
-      await deps.jobs.setProgress(jobId, percent);
+
+    const ctx: JobContext = {
+      deps,
+      logger,
+      job,
+      signal,
+      async progress(percent) {
+        await job.updateProgress(percent);
+        if (!internal) await deps.jobs.setProgress(jobId, percent);
+      },
+      async fanOut(children, next) {
+        for (const [i, child] of children.entries()) {
+          await deps.producer.enqueue("embed_chunks", `${jobId}-${job.attemptsMade}-b${i}`, child, {
+            parent: { id: jobId, queue: job.queueQualifiedName },
+          });
+        }
+        await job.updateData(next);
+        if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
+      },
+      async rateLimited(ms) {
+        await workerFor(job.queueName)?.rateLimit(ms);
+        throw new RateLimitError();
+      },
     };
+
+    const started = Date.now();
     try {
       const processor = processors[name] as Processor<JobName>;
-      const result = await processor(parsed.data, { deps, logger, job, progress, signal });
-      await deps.jobs.markSucceeded(jobId, result);
+      const result = await processor(parsed.data as JobData<JobName>, ctx);
+      if (!internal) await deps.jobs.markSucceeded(jobId, result);
       logger.info({ ms: Date.now() - started }, "job succeeded");
       return result;
     } catch (err) {
+      if (isControlFlow(err)) throw err;
       const { code, message, retryable } = classify(err);
       const attempts = job.opts.attempts ?? 1;
       const final = !retryable || job.attemptsMade + 1 >= attempts;
-      await deps.jobs.markFailed(jobId, { code, message }, final);
-      if (final) await onFinalFailure(deps, name, parsed.data, { code, message });
+      if (!internal) await deps.jobs.markFailed(jobId, { code, message }, final);
+      if (final) await onFinalFailure(deps, name, parsed.data as JobData<JobName>, { code, message });
       logger[final ? "error" : "warn"]({ err, code, final, ms: Date.now() - started }, final ? "job failed" : "job failed; will retry");
       if (!retryable) throw new UnrecoverableError(`${code}: ${message}`);
       throw err;
     }
   };
-}
-
-/** Side effects of a job ending in failure on the resource it acted on. */
-async function onFinalFailure(deps: Deps, name: JobName, payload: unknown, error: { code: string; message: string }) {
-  if (name === "ingest_document") {
-    await deps.documents.setStatus((payload as { document_id: string }).document_id, "failed", error);
-  }
 }

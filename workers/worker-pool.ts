@@ -2,6 +2,8 @@ import { Worker } from "bullmq";
 import type { QueueName } from "../shared/config/env.ts";
 import type { Deps } from "../shared/deps.ts";
 import { createRedis } from "../shared/queues/connection.ts";
+import { BACKOFF_TYPE } from "../shared/queues/registry.ts";
+import { backoffDelay } from "./backoff.ts";
 import { createJobHandler } from "./run-processor.ts";
 
 /** Default concurrency per queue: parsing is CPU-bound, deletes and embedding calls wait on I/O. */
@@ -17,7 +19,8 @@ export interface WorkerPool {
 export async function startWorkers(deps: Deps): Promise<WorkerPool> {
   const { config, logger } = deps;
   const connection = createRedis(config.REDIS_URL, "worker", logger);
-  const handler = createJobHandler(deps);
+  const byQueue = new Map<string, Worker>();
+  const handler = createJobHandler(deps, (queue) => byQueue.get(queue));
   const workers = config.WORKER_QUEUES.map((queue) => {
     const concurrency = config.WORKER_CONCURRENCY[queue] ?? DEFAULT_CONCURRENCY[queue];
     const worker = new Worker(queue, handler, {
@@ -27,7 +30,13 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
       // A worker that dies mid-job loses its lock; another picks the job up after this long.
       lockDuration: 60_000,
       maxStalledCount: 2,
+      settings: {
+        backoffStrategy: (attemptsMade, type, err) => (type === BACKOFF_TYPE ? backoffDelay(attemptsMade, err) : 2_000),
+      },
+      // Requests per minute to the embedding provider, across every worker (BullMQ's limiter lives in Redis).
+      ...(queue === "embed" && config.EMBED_RATE_LIMIT_RPM > 0 ? { limiter: { max: config.EMBED_RATE_LIMIT_RPM, duration: 60_000 } } : {}),
     });
+    byQueue.set(queue, worker);
     worker.on("error", (err) => logger.error({ err, queue }, "worker error"));
     logger.info({ queue, concurrency }, "worker started");
     return worker;

@@ -3,19 +3,22 @@ import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
 import { presentCollection, presentJob } from "../../shared/presenters.ts";
 import { createCollection, getCollection, requestCollectionDeletion } from "../../shared/use-cases/collections.ts";
+import { requestReembed } from "../../shared/use-cases/reembed.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
+const embeddingSpec = z.object({
+  provider: z.string().min(1).max(50),
+  model: z.string().min(1).max(200).optional(),
+  dimensions: z.number().int().min(1).max(8192).optional(),
+});
+
 const createBody = z.object({
   name: z.string().trim().min(1).max(200),
-  embedding: z
-    .object({
-      provider: z.string().min(1).max(50),
-      model: z.string().min(1).max(200).optional(),
-      dimensions: z.number().int().min(1).max(8192).optional(),
-    })
-    .optional(),
+  embedding: embeddingSpec.optional(),
 });
+
+const reembedBody = z.object({ embedding: embeddingSpec });
 
 export function collectionsRoutes(deps: Deps): Router {
   const router = Router();
@@ -38,6 +41,13 @@ export function collectionsRoutes(deps: Deps): Router {
 
   router.delete("/v1/collections/:id", async (req, res) => {
     const job = await requestCollectionDeletion(deps, req.tenantId, idParam(req.params.id, "collection"));
+    res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
+  });
+
+  router.post("/v1/collections/:id/reembed", async (req, res) => {
+    const collectionId = idParam(req.params.id, "collection");
+    const body = validate(reembedBody, req.body);
+    const job = await requestReembed(deps, req.tenantId, collectionId, body.embedding);
     res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 

@@ -1,47 +1,70 @@
-import { Router } from "express";
+import { Router, type Request } from "express";
 import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
-import { AppError } from "../../shared/errors/app-error.ts";
+import { AppError, validationError } from "../../shared/errors/app-error.ts";
+import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
 import { presentDocument, presentJob } from "../../shared/presenters.ts";
 import { getCollection } from "../../shared/use-cases/collections.ts";
-import { acceptDocument, getDocument, requestDocumentDeletion } from "../../shared/use-cases/documents.ts";
+import { acceptDocument, getDocument, requestDocumentDeletion, type DocumentInput } from "../../shared/use-cases/documents.ts";
+import { readMultipart } from "../middleware/multipart.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
-export const documentFields = {
+const documentFields = z.object({
   title: z.string().trim().min(1).max(500).optional(),
   metadata: z.record(z.string().max(64), z.unknown()).optional(),
   external_id: z.string().min(1).max(200).optional(),
   callback_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
-};
+});
 
-const textBody = z.object({ text: z.string().min(1, "text must not be empty"), ...documentFields });
+const textBody = documentFields.extend({ text: z.string().min(1, "text must not be empty") });
 
 const listDocumentsQuery = listQuery.extend({
   status: z.enum(["queued", "processing", "ready", "failed"]).optional(),
 });
+
+function parseMetadataField(raw: string | undefined): unknown {
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw validationError("metadata: must be a JSON object", [{ field: "metadata", message: "not valid JSON" }]);
+  }
+}
+
+/** A document from either body type: multipart (`file` + fields) or JSON `{text, …}`. */
+async function documentInput(req: Request, maxFileSize: number): Promise<DocumentInput> {
+  if (req.is("multipart/form-data")) {
+    const { file, fields } = await readMultipart(req, maxFileSize);
+    if (!file) throw validationError("file: a multipart upload needs a `file` part", [{ field: "file", message: "required" }]);
+    if (file.content.length === 0) throw validationError("file: the file is empty", [{ field: "file", message: "empty" }]);
+    const meta = validate(documentFields, { ...fields, metadata: parseMetadataField(fields.metadata) });
+    return {
+      content: file.content,
+      mimeType: await detectType(file.content, file.filename),
+      title: meta.title ?? null,
+      metadata: meta.metadata,
+      externalId: meta.external_id,
+      callbackUrl: meta.callback_url,
+    };
+  }
+  if (req.is("application/json")) {
+    const body = validate(textBody, req.body);
+    const content = Buffer.from(body.text, "utf8");
+    if (content.length > maxFileSize) throw new AppError("PAYLOAD_TOO_LARGE", `documents are limited to ${maxFileSize} bytes (MAX_FILE_SIZE)`, { httpStatus: 413 });
+    return { content, mimeType: MIME.text, title: body.title, metadata: body.metadata, externalId: body.external_id, callbackUrl: body.callback_url };
+  }
+  throw new AppError("UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data with a `file` part, or JSON {text, title?, metadata?}", { httpStatus: 415 });
+}
 
 export function documentsRoutes(deps: Deps): Router {
   const router = Router();
 
   router.post("/v1/collections/:id/documents", async (req, res) => {
     const collectionId = idParam(req.params.id, "collection");
-    if (!req.is("application/json")) {
-      throw new AppError("UNSUPPORTED_MEDIA_TYPE", "send JSON {text, title?, metadata?}", { httpStatus: 415 });
-    }
-    const body = validate(textBody, req.body);
-    const content = Buffer.from(body.text, "utf8");
-    if (content.length > deps.config.MAX_FILE_SIZE) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `documents are limited to ${deps.config.MAX_FILE_SIZE} bytes`, { httpStatus: 413 });
-    }
-    const accepted = await acceptDocument(deps, req.tenantId, collectionId, {
-      content,
-      mimeType: "text/plain",
-      title: body.title,
-      metadata: body.metadata,
-      externalId: body.external_id,
-      callbackUrl: body.callback_url,
-    });
+    await getCollection(deps, req.tenantId, collectionId); // 404 before reading a large body
+    const input = await documentInput(req, deps.config.MAX_FILE_SIZE);
+    const accepted = await acceptDocument(deps, req.tenantId, collectionId, input);
     const payload = { document: presentDocument(accepted.document), job: accepted.job ? presentJob(accepted.job) : null };
     if (!accepted.created) return void res.status(200).location(`/v1/documents/${accepted.document.id}`).json(payload);
     res.status(202).location(`/v1/jobs/${accepted.job.id}`).json(payload);

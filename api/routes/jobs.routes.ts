@@ -3,12 +3,12 @@ import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
 import { notFound } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
-import { JOB_NAMES } from "../../shared/queues/job-schemas.ts";
+import { PUBLIC_JOB_NAMES } from "../../shared/queues/job-schemas.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
 const listJobsQuery = listQuery.extend({
-  type: z.enum(JOB_NAMES as [string, ...string[]]).optional(),
+  type: z.enum(PUBLIC_JOB_NAMES as [string, ...string[]]).optional(),
   status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
 });
 

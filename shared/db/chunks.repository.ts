@@ -48,6 +48,33 @@ export class ChunksRepository {
     }
   }
 
+  /** Every chunk key of the collection's ready documents, in (document, index) order. */
+  async readyKeys(collectionId: string): Promise<Array<{ document_id: string; chunk_index: number; token_count: number }>> {
+    const { rows } = await this.db.query(
+      `SELECT ch.document_id, ch.chunk_index, ch.token_count FROM chunks ch JOIN documents d ON d.id = ch.document_id
+       WHERE ch.collection_id = $1 AND d.status = 'ready' ORDER BY ch.document_id, ch.chunk_index`,
+      [collectionId],
+    );
+    return rows;
+  }
+
+  /** Chunks from..to inclusive in (document, index) order, with their document's metadata. */
+  async range(
+    collectionId: string,
+    from: { document_id: string; chunk_index: number },
+    to: { document_id: string; chunk_index: number },
+  ): Promise<Array<{ document_id: string; chunk_index: number; text: string; token_count: number; metadata: Record<string, unknown> }>> {
+    const { rows } = await this.db.query(
+      `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, d.metadata
+       FROM chunks ch JOIN documents d ON d.id = ch.document_id
+       WHERE ch.collection_id = $1 AND d.status <> 'deleting'
+         AND (ch.document_id, ch.chunk_index) >= ($2::uuid, $3::int) AND (ch.document_id, ch.chunk_index) <= ($4::uuid, $5::int)
+       ORDER BY ch.document_id, ch.chunk_index`,
+      [collectionId, from.document_id, from.chunk_index, to.document_id, to.chunk_index],
+    );
+    return rows;
+  }
+
   /** The chunks behind vector hits, with their document's title and metadata, in no particular order. */
   async findHits(collectionId: string, keys: Array<{ documentId: string; chunkIndex: number }>): Promise<ChunkHit[]> {
     if (keys.length === 0) return [];

@@ -14,6 +14,9 @@ export interface CollectionRow {
   embedding: EmbeddingSpec;
   status: "active" | "deleting";
   document_count: number;
+  vector_version: number;
+  reembed_job_id: string | null;
+  pending_embedding: EmbeddingSpec | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -68,6 +71,29 @@ export class CollectionsRepository {
   async findById(id: string): Promise<CollectionRow | undefined> {
     const { rows } = await this.db.query(`${SELECT} WHERE c.id = $1`, [id]);
     return rows[0];
+  }
+
+  /** Marks a re-embed as running; false when one already is. */
+  async startReembed(client: DbClient, tenantId: string, id: string, jobId: string, spec: EmbeddingSpec): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE collections SET reembed_job_id = $3, pending_embedding = $4, updated_at = now()
+       WHERE id = $1 AND tenant_id = $2 AND status = 'active' AND reembed_job_id IS NULL`,
+      [id, tenantId, jobId, spec],
+    );
+    return rowCount === 1;
+  }
+
+  /** Switches the collection to the new generation and embedding spec. */
+  async finishReembed(id: string, spec: EmbeddingSpec, version: number): Promise<void> {
+    await this.db.query(
+      `UPDATE collections SET embedding = $2, vector_version = $3, reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
+       WHERE id = $1`,
+      [id, spec, version],
+    );
+  }
+
+  async abandonReembed(id: string): Promise<void> {
+    await this.db.query(`UPDATE collections SET reembed_job_id = NULL, pending_embedding = NULL, updated_at = now() WHERE id = $1`, [id]);
   }
 
   async remove(id: string): Promise<void> {

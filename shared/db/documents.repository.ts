@@ -106,14 +106,32 @@ export class DocumentsRepository {
     );
   }
 
-  /** Marks the document ready and drops its source bytes, in one transaction with its chunks. */
-  async markReady(client: DbClient, id: string, counts: { chunkCount: number; pageCount: number | null }): Promise<void> {
-    await client.query(
-      `UPDATE documents SET status = 'ready', error_code = NULL, error_message = NULL, chunk_count = $2, page_count = $3, updated_at = now()
-       WHERE id = $1 AND status <> 'deleting'`,
-      [id, counts.chunkCount, counts.pageCount],
+  /** Records what parsing found; the document stays `processing` until its vectors are stored. */
+  async setCounts(client: DbClient, id: string, counts: { chunkCount: number; pageCount: number | null }): Promise<void> {
+    await client.query(`UPDATE documents SET chunk_count = $2, page_count = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      counts.chunkCount,
+      counts.pageCount,
+    ]);
+  }
+
+  /** Marks the document ready and drops its source bytes. */
+  async markReady(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE documents SET status = 'ready', error_code = NULL, error_message = NULL, updated_at = now() WHERE id = $1 AND status <> 'deleting'`,
+      [id],
     );
-    await client.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
+    await this.db.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
+  }
+
+  /** Documents of the collection still being ingested. */
+  async countInFlight(collectionId: string, client: DbClient = this.db): Promise<number> {
+    const { rows } = await client.query(`SELECT count(*) FROM documents WHERE collection_id = $1 AND status IN ('queued', 'processing')`, [collectionId]);
+    return rows[0].count;
+  }
+
+  async setTitleIfMissing(id: string, title: string): Promise<void> {
+    await this.db.query(`UPDATE documents SET title = $2 WHERE id = $1 AND title IS NULL`, [id, title.slice(0, 500)]);
   }
 
   async markDeleting(tenantId: string, id: string, client: DbClient = this.db): Promise<boolean> {

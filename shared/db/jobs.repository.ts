@@ -89,6 +89,21 @@ export class JobsRepository {
     ]);
   }
 
+  /** Sets how many units (chunks) the job's batches will report, and the progress so far. */
+  async setUnits(id: string, total: number, progress: number): Promise<void> {
+    await this.db.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1`, [id, total, progress]);
+  }
+
+  /** A batch finished `n` units: progress = base + span × done / total (kept below 100 until the job ends). */
+  async addUnits(id: string, n: number, base: number, span: number): Promise<void> {
+    await this.db.query(
+      `UPDATE jobs SET units_done = units_done + $2,
+         progress = LEAST(99, GREATEST(progress, ($3 + $4 * (units_done + $2)::float / GREATEST(units_total, 1))::int)), updated_at = now()
+       WHERE id = $1 AND status = 'running'`,
+      [id, n, base, span],
+    );
+  }
+
   async markSucceeded(id: string, result: object): Promise<void> {
     await this.db.query(
       `UPDATE jobs SET status = 'succeeded', progress = 100, result = $2, error = NULL, finished_at = now(), updated_at = now() WHERE id = $1`,

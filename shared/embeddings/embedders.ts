@@ -1,46 +1,93 @@
+import type OpenAI from "openai";
 import type { Config } from "../config/env.ts";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { EmbeddingProvider } from "./embedding-provider.ts";
 import { LOCAL_DIMENSIONS, LOCAL_MODEL, LocalEmbeddingProvider } from "./local.embedding-provider.ts";
+import { providerError } from "./openai-errors.ts";
+import { createOpenAIClient, OpenAIEmbeddingProvider } from "./openai.embedding-provider.ts";
+
+/** Native dimensions of well-known OpenAI models; other models are asked once (a probe). */
+const KNOWN_DIMENSIONS: Record<string, number> = {
+  "text-embedding-3-small": 1536,
+  "text-embedding-3-large": 3072,
+  "text-embedding-ada-002": 1536,
+};
+
+const unavailable = (provider: string) =>
+  new AppError("EMBEDDING_PROVIDER_UNAVAILABLE", `embedding provider "${provider}" is not configured on this deployment`, { httpStatus: 422 });
 
 /**
- * Builds the embedding provider a collection was created with, caching one instance per spec.
- * New providers (OpenAI-compatible, …) register here.
+ * Builds the embedding provider a collection was created with, one instance per spec. `local`
+ * is always there; `openai` (any OpenAI-compatible endpoint) when OPENAI_API_KEY is set.
  */
 export class Embedders {
   private readonly cache = new Map<string, EmbeddingProvider>();
   private readonly config: Config;
+  private client?: OpenAI;
 
   constructor(config: Config) {
     this.config = config;
   }
 
-  /** The spec new collections get when they name none. */
-  defaultSpec(): EmbeddingSpec {
-    return { provider: "local", model: LOCAL_MODEL, dimensions: LOCAL_DIMENSIONS };
+  private openai(): OpenAI {
+    if (!this.config.OPENAI_API_KEY) throw unavailable("openai");
+    this.client ??= createOpenAIClient({
+      apiKey: this.config.OPENAI_API_KEY,
+      baseURL: this.config.OPENAI_BASE_URL,
+      timeoutMs: this.config.OPENAI_TIMEOUT_MS,
+      maxRetries: this.config.OPENAI_MAX_RETRIES,
+    });
+    return this.client;
   }
 
-  /** Fills in a partial spec and checks this deployment can serve it. */
-  resolve(requested: Partial<EmbeddingSpec> | undefined): EmbeddingSpec {
-    const spec = { ...this.defaultSpec(), ...requested };
-    if (spec.provider === "local") {
-      if (spec.model !== LOCAL_MODEL) {
+  /** The provider new collections get when they name none: OpenAI when a key is configured. */
+  defaultProvider(): string {
+    return this.config.OPENAI_API_KEY ? "openai" : "local";
+  }
+
+  /** Completes a requested spec (model, dimensions) and checks this deployment can serve it. */
+  async resolve(requested: Partial<EmbeddingSpec> | undefined): Promise<EmbeddingSpec> {
+    const provider = requested?.provider ?? this.defaultProvider();
+    if (provider === "local") {
+      const model = requested?.model ?? LOCAL_MODEL;
+      if (model !== LOCAL_MODEL) {
         throw new AppError("EMBEDDING_MODEL_UNSUPPORTED", `the local provider has one model, "${LOCAL_MODEL}"`, { httpStatus: 422 });
       }
-      return spec;
+      return { provider, model, dimensions: requested?.dimensions ?? LOCAL_DIMENSIONS };
     }
-    throw new AppError("EMBEDDING_PROVIDER_UNAVAILABLE", `embedding provider "${spec.provider}" is not configured on this deployment`, {
-      httpStatus: 422,
-    });
+    if (provider !== "openai") {
+      throw new AppError("EMBEDDING_PROVIDER_UNSUPPORTED", `unknown embedding provider "${provider}"; use "local" or "openai"`, { httpStatus: 422 });
+    }
+    this.openai();
+    const model = requested?.model ?? this.config.EMBEDDING_MODEL;
+    const dimensions =
+      requested?.dimensions ??
+      (model === this.config.EMBEDDING_MODEL ? this.config.EMBEDDING_DIMENSIONS : undefined) ??
+      KNOWN_DIMENSIONS[model] ??
+      (await this.probeDimensions(model));
+    return { provider, model, dimensions };
+  }
+
+  /** Asks the endpoint for one embedding to learn a model's dimensions (Ollama, vLLM models …). */
+  private async probeDimensions(model: string): Promise<number> {
+    try {
+      const response = await this.openai().embeddings.create({ model, input: ["dimension probe"] });
+      const dimensions = (response.data[0]?.embedding as number[] | undefined)?.length;
+      if (dimensions) return dimensions;
+    } catch (err) {
+      throw providerError(err, "embedding");
+    }
+    throw new AppError("EMBEDDING_DIMENSIONS_UNKNOWN", `could not learn the dimensions of "${model}"; pass embedding.dimensions`, { httpStatus: 422 });
   }
 
   for(spec: EmbeddingSpec): EmbeddingProvider {
     const key = `${spec.provider}/${spec.model}/${spec.dimensions}`;
     let provider = this.cache.get(key);
     if (!provider) {
-      if (spec.provider !== "local") this.resolve(spec);
-      provider = new LocalEmbeddingProvider(spec.dimensions);
+      if (spec.provider === "local") provider = new LocalEmbeddingProvider(spec.dimensions);
+      else if (spec.provider === "openai") provider = new OpenAIEmbeddingProvider(this.openai(), spec);
+      else throw unavailable(spec.provider);
       this.cache.set(key, provider);
     }
     return provider;

@@ -1,12 +1,13 @@
 import { permanent } from "../errors/app-error.ts";
+import { decodeText } from "./decode-text.ts";
 import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
 
-/** Plain UTF-8 text; a byte-order mark is dropped. */
+/** Plain text in any common encoding (UTF-8 first; a BOM is dropped). */
 export const textParser: DocumentParser = {
   mimeTypes: ["text/plain"],
-  async parse(content: Buffer): Promise<ParsedDocument> {
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(content).replace(/^\uFEFF/, "");
+  async parse(content): Promise<ParsedDocument> {
+    const { text } = decodeText(content);
     if (!text.trim()) throw permanent("NO_TEXT", "the document contains no text");
-    return { sections: [{ text }], pageCount: null };
+    return { sections: [{ text: text.replace(/\r\n?/g, "\n") }], pageCount: null };
   },
 };

@@ -1,4 +1,4 @@
-import { Queue } from "bullmq";
+import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { QueueName } from "../config/env.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -49,11 +49,11 @@ export class JobProducer {
    * Fails fast (rather than waiting for a reconnect) when Redis is not connected, so the API can
    * answer 503 at once.
    */
-  async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>): Promise<void> {
+  async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>, extra: Pick<JobsOptions, "parent"> = {}): Promise<void> {
     const data = jobSchemas[name].parse(payload);
     const { queue, options } = this.definitions[name];
     if (this.connection.status !== "ready") throw new Error(`redis is not connected (${this.connection.status})`);
-    await withTimeout(this.queue(queue).add(name, data, { ...options, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");
+    await withTimeout(this.queue(queue).add(name, data, { ...options, ...extra, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");
   }
 
   async close(): Promise<void> {

@@ -4,14 +4,16 @@ import type { JobName } from "./job-schemas.ts";
 
 export interface JobDefinition {
   queue: QueueName;
-  /** BullMQ options; the BullMQ job id is always the Postgres job id, so re-adding is a no-op. */
+  /** BullMQ options; the BullMQ job id is always chosen by Quarry, so re-adding is a no-op. */
   options: Omit<JobsOptions, "jobId">;
 }
 
+/** The backoff every retried job uses; see `backoffDelay` in workers/backoff.ts. */
+export const BACKOFF_TYPE = "quarry";
+
 const retrying = (attempts: number): Omit<JobsOptions, "jobId"> => ({
   attempts,
-  // Exponential backoff with jitter: 2 s, 4 s, 8 s … each ±50 %.
-  backoff: { type: "exponential", delay: 2_000, jitter: 0.5 },
+  backoff: { type: BACKOFF_TYPE, delay: 2_000 },
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
 });
@@ -22,6 +24,9 @@ export function jobDefinitions(defaultAttempts: number): Record<JobName, JobDefi
     ingest_document: { queue: "ingest", options: retrying(defaultAttempts) },
     delete_document: { queue: "ingest", options: retrying(defaultAttempts) },
     delete_collection: { queue: "ingest", options: retrying(defaultAttempts) },
+    reembed_collection: { queue: "ingest", options: retrying(defaultAttempts) },
+    // A batch that still fails after its retries fails its parent (and the document) with its error.
+    embed_chunks: { queue: "embed", options: { ...retrying(defaultAttempts + 3), failParentOnFailure: true } },
     reconcile_jobs: { queue: "ingest", options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
   };
 }

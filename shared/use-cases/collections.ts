@@ -11,10 +11,10 @@ export async function createCollection(
   tenantId: string,
   input: { name: string; embedding?: Partial<EmbeddingSpec> },
 ): Promise<CollectionRow> {
-  const embedding = deps.embedders.resolve(input.embedding);
+  const embedding = await deps.embedders.resolve(input.embedding);
   const row = await deps.collections.insert({ id: randomUUID(), tenantId, name: input.name, embedding });
   if (!row) throw conflict("COLLECTION_EXISTS", `a collection named "${input.name}" already exists`);
-  await deps.vectorStore.ensureCollection({ tenantId, collectionId: row.id }, embedding.dimensions);
+  await deps.vectorStore.ensureCollection({ tenantId, collectionId: row.id, version: 0 }, embedding.dimensions);
   return row;
 }
 
@@ -39,7 +39,7 @@ export async function requestCollectionDeletion(deps: Deps, tenantId: string, id
   return job;
 }
 
-/** The delete job: vectors first, then the rows (a retry after a crash finds nothing left to do). */
+/** The delete job: every vector generation first, then the rows (a retry finds nothing left to do). */
 export async function deleteCollection(deps: Deps, tenantId: string, collectionId: string): Promise<{ collection_id: string }> {
   await deps.vectorStore.dropCollection({ tenantId, collectionId });
   await deps.collections.remove(collectionId);

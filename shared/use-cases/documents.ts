@@ -1,21 +1,16 @@
 import { createHash, randomUUID } from "node:crypto";
-import { v5 as uuidv5 } from "uuid";
 import type { Deps } from "../deps.ts";
 import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/pool.ts";
-import { notFound, permanent } from "../errors/app-error.ts";
+import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import { chunkSections } from "../parsing/chunker.ts";
-import { parserFor } from "../parsing/parsers.ts";
+import { assertSupportedType } from "../parsing/detect-type.ts";
+import { parseInSandbox } from "../parsing/sandbox.ts";
+import type { JobPayload } from "../queues/job-schemas.ts";
 import { getCollection } from "./collections.ts";
+import { batchJobs, planBatches } from "./embed-chunks.ts";
 import { dispatchJob, recordJob } from "./jobs.ts";
-
-/** Namespace of vector point ids: uuid v5 of `<document id>:<chunk index>`. */
-const POINT_NAMESPACE = "8f0e3c5a-6b1d-4c2e-9a7f-3d5b1e0c9a42";
-
-export function pointId(documentId: string, chunkIndex: number): string {
-  return uuidv5(`${documentId}:${chunkIndex}`, POINT_NAMESPACE);
-}
 
 export interface DocumentInput {
   content: Buffer;
@@ -33,8 +28,14 @@ export type AcceptResult = { created: true; document: DocumentRow; job: JobRow }
  * the job is enqueued. The same content again in the same collection returns the existing one.
  */
 export async function acceptDocument(deps: Deps, tenantId: string, collectionId: string, input: DocumentInput): Promise<AcceptResult> {
-  await getCollection(deps, tenantId, collectionId);
-  parserFor(input.mimeType);
+  const collection = await getCollection(deps, tenantId, collectionId);
+  if (collection.reembed_job_id) {
+    throw new AppError("COLLECTION_BUSY", "the collection is being re-embedded; upload again when its re-embed job has ended", {
+      httpStatus: 409,
+      retryAfter: 30,
+    });
+  }
+  assertSupportedType(input.mimeType);
   const sha256 = createHash("sha256").update(input.content).digest("hex");
   const existing = await deps.documents.findBySha(tenantId, collectionId, sha256);
   if (existing) return { created: false, document: existing, job: await deps.jobs.latestFor(existing.id) };
@@ -87,14 +88,15 @@ export interface IngestProgress {
 }
 
 /**
- * The ingest job: parse, chunk, embed, upsert vectors, then write chunks and mark the document
- * ready in one transaction. Point ids are derived, so a retry overwrites instead of duplicating.
+ * The parse step of an ingest job: parse in the sandbox, chunk, store the chunks (the document
+ * stays `processing`), and plan the embedding batches that the job fans out to the embed queue.
  */
-export async function ingestDocument(
+export async function prepareDocument(
   deps: Deps,
   payload: { tenant_id: string; collection_id: string; document_id: string },
+  parentJobId: string,
   progress: IngestProgress,
-): Promise<{ document_id: string; chunk_count: number; page_count: number | null }> {
+): Promise<Array<JobPayload<"embed_chunks">>> {
   const document = await deps.documents.findById(payload.document_id);
   const collection = await deps.collections.findById(payload.collection_id);
   if (!document || document.status === "deleting" || !collection || collection.status !== "active") {
@@ -104,39 +106,50 @@ export async function ingestDocument(
   if (!content) throw permanent("SOURCE_MISSING", "the document's uploaded bytes are no longer stored; upload it again");
 
   await deps.documents.setStatus(document.id, "processing");
-  const parsed = await parserFor(document.mime_type).parse(content);
+  const { config } = deps;
+  const parsed = await parseInSandbox(content, document.mime_type, {
+    timeoutMs: config.PARSE_TIMEOUT_MS,
+    maxMemoryMb: config.PARSE_MAX_MEMORY_MB,
+    maxPages: config.MAX_PAGES,
+    maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE,
+  });
   await progress(10);
-  const chunks = chunkSections(parsed.sections, { size: deps.config.CHUNK_SIZE, overlap: deps.config.CHUNK_OVERLAP });
+  const chunks = chunkSections(parsed.sections, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP });
   if (chunks.length === 0) throw permanent("NO_TEXT", "the document contains no extractable text");
-  await progress(20);
-
-  const ref = { tenantId: document.tenant_id, collectionId: collection.id };
-  const embedder = deps.embedders.for(collection.embedding);
-  await deps.vectorStore.ensureCollection(ref, collection.embedding.dimensions);
-  // Points of a previous, longer version of this document would otherwise linger.
-  await deps.vectorStore.deleteDocument(ref, document.id);
-  const batchSize = 64;
-  for (let start = 0; start < chunks.length; start += batchSize) {
-    const batch = chunks.slice(start, start + batchSize);
-    const vectors = await embedder.embed(batch.map((c) => c.text));
-    await deps.vectorStore.upsert(
-      ref,
-      batch.map((_, i) => ({
-        id: pointId(document.id, start + i),
-        vector: vectors[i]!,
-        documentId: document.id,
-        chunkIndex: start + i,
-        metadata: document.metadata,
-      })),
-    );
-    await progress(20 + Math.round((75 * Math.min(chunks.length, start + batchSize)) / chunks.length));
-  }
+  if (parsed.title) await deps.documents.setTitleIfMissing(document.id, parsed.title);
 
   await withTransaction(deps.db, async (client) => {
     await deps.chunks.replace(client, { id: document.id, tenantId: document.tenant_id, collectionId: collection.id }, chunks);
-    await deps.documents.markReady(client, document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount });
+    await deps.documents.setCounts(client, document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount });
   });
-  return { document_id: document.id, chunk_count: chunks.length, page_count: parsed.pageCount };
+  await deps.vectorStore.ensureCollection(
+    { tenantId: document.tenant_id, collectionId: collection.id, version: collection.vector_version },
+    collection.embedding.dimensions,
+  );
+  const plan = planBatches(
+    chunks.map((c, i) => ({ document_id: document.id, chunk_index: i, token_count: c.tokenCount })),
+    config.EMBED_BATCH_SIZE,
+  );
+  await deps.jobs.setUnits(parentJobId, chunks.length, 20);
+  return batchJobs(plan, {
+    tenant_id: document.tenant_id,
+    collection_id: collection.id,
+    vector_version: collection.vector_version,
+    embedding: collection.embedding,
+    parent_job_id: parentJobId,
+    progress: { base: 20, span: 79 },
+  });
+}
+
+/** The last step of an ingest job, once every embedding batch is stored: the document is ready. */
+export async function finalizeDocument(
+  deps: Deps,
+  payload: { document_id: string },
+): Promise<{ document_id: string; chunk_count: number; page_count: number | null }> {
+  const document = await deps.documents.findById(payload.document_id);
+  if (!document || document.status === "deleting") throw permanent("DOCUMENT_GONE", "the document was deleted while it was ingested");
+  await deps.documents.markReady(document.id);
+  return { document_id: document.id, chunk_count: document.chunk_count, page_count: document.page_count };
 }
 
 /** Hides the document at once and queues the job that removes its vectors and rows. */
@@ -159,7 +172,13 @@ export async function deleteDocument(
   deps: Deps,
   payload: { tenant_id: string; collection_id: string; document_id: string },
 ): Promise<{ document_id: string }> {
-  await deps.vectorStore.deleteDocument({ tenantId: payload.tenant_id, collectionId: payload.collection_id }, payload.document_id);
+  const collection = await deps.collections.findById(payload.collection_id);
+  const versions = new Set([collection?.vector_version ?? 0]);
+  // A re-embed in progress writes the next generation too.
+  if (collection?.reembed_job_id) versions.add(collection.vector_version + 1);
+  for (const version of versions) {
+    await deps.vectorStore.deleteDocument({ tenantId: payload.tenant_id, collectionId: payload.collection_id, version }, payload.document_id);
+  }
   await deps.documents.remove(payload.document_id);
   return { document_id: payload.document_id };
 }

@@ -15,7 +15,8 @@ export async function reconcileJobs(deps: Deps, olderThanMs: number): Promise<{ 
     const queue = deps.producer.queue(deps.producer.definition(name).queue);
     const state = await queue.getJobState(row.id);
     if (state !== "unknown") continue;
-    await deps.producer.enqueue(name, row.id, row.payload as JobPayload<JobName>);
+    // Start over from the first step: the children of a lost parent are lost with it.
+    await deps.producer.enqueue(name, row.id, { ...row.payload, step: undefined } as JobPayload<JobName>);
     await deps.jobs.touch(deps.db, row.id);
     requeued.push(row.id);
   }

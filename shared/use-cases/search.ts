@@ -25,7 +25,7 @@ export async function searchCollection(
 ): Promise<SearchHit[]> {
   const collection = await getCollection(deps, tenantId, collectionId);
   const [vector] = await deps.embedders.for(collection.embedding).embed([query.query]);
-  const points = await deps.vectorStore.search({ tenantId, collectionId }, vector!, {
+  const points = await deps.vectorStore.search({ tenantId, collectionId, version: collection.vector_version }, vector!, {
     topK: query.topK,
     filter: query.filter,
     scoreThreshold: query.scoreThreshold,

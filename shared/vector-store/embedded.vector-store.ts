@@ -43,19 +43,23 @@ export class EmbeddedVectorStore implements VectorStore {
 
   private names(ref: CollectionRef) {
     const id = assertUuid(ref.collectionId, "collection id").replaceAll("-", "");
-    return { points: `points_${id}`, docs: `docs_${id}` };
+    const suffix = ref.version ? `_v${ref.version}` : "";
+    return { points: `points_${id}${suffix}`, docs: `docs_${id}${suffix}` };
   }
 
   private async open(name: string, create?: Schema): Promise<lancedb.Table | undefined> {
     const cached = this.tables.get(name);
     if (cached) return cached;
     const db = await this.db();
-    const existing = (await db.tableNames()).includes(name);
-    if (!existing && !create) return undefined;
-    const table = existing ? db.openTable(name) : db.createEmptyTable(name, create!, { existOk: true });
-    this.tables.set(name, table);
-    table.catch(() => this.tables.delete(name));
-    return table;
+    const table = create
+      ? db.createEmptyTable(name, create, { existOk: true })
+      : db.openTable(name).catch((err: unknown) => {
+          if (/not found|does not exist/i.test(String(err))) return undefined;
+          throw err;
+        });
+    const opened = await table;
+    if (opened) this.tables.set(name, Promise.resolve(opened));
+    return opened;
   }
 
   async ensureCollection(ref: CollectionRef, dimensions: number): Promise<void> {
@@ -82,10 +86,15 @@ export class EmbeddedVectorStore implements VectorStore {
 
   async dropCollection(ref: CollectionRef): Promise<void> {
     const db = await this.db();
-    const existing = await db.tableNames();
-    for (const name of Object.values(this.names(ref))) {
+    const names = this.names(ref);
+    const id = assertUuid(ref.collectionId, "collection id").replaceAll("-", "");
+    const generation = new RegExp(`^(points|docs)_${id}(_v\\d+)?$`);
+    const doomed = (await db.tableNames({ limit: 1_000_000 })).filter((name) =>
+      ref.version === undefined ? generation.test(name) : name === names.points || name === names.docs,
+    );
+    for (const name of doomed) {
       this.tables.delete(name);
-      if (existing.includes(name)) await db.dropTable(name).catch((err: unknown) => {
+      await db.dropTable(name).catch((err: unknown) => {
         if (!String(err).includes("not found")) throw err;
       });
     }

@@ -4,6 +4,8 @@ import type { Filter } from "./filter.ts";
 export interface CollectionRef {
   tenantId: string;
   collectionId: string;
+  /** The vector generation (0 unless the collection was re-embedded); each is stored apart. */
+  version?: number;
 }
 
 export interface VectorPoint {
@@ -38,7 +40,10 @@ export interface VectorStore {
   readonly kind: "embedded" | "qdrant";
   /** Creates the collection's storage if it does not exist yet; idempotent. */
   ensureCollection(ref: CollectionRef, dimensions: number): Promise<void>;
-  /** Removes the collection and all its points; a missing collection is not an error. */
+  /**
+   * Removes the collection's points: one generation when `ref.version` is given, every generation
+   * otherwise. A missing collection is not an error.
+   */
   dropCollection(ref: CollectionRef): Promise<void>;
   /** Inserts or overwrites points by id. */
   upsert(ref: CollectionRef, points: VectorPoint[]): Promise<void>;

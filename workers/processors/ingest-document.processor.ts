@@ -1,4 +1,11 @@
-import { ingestDocument } from "../../shared/use-cases/documents.ts";
+import { finalizeDocument, prepareDocument } from "../../shared/use-cases/documents.ts";
 import type { Processor } from "../processor.ts";
 
-export const ingestDocumentProcessor: Processor<"ingest_document"> = (payload, ctx) => ingestDocument(ctx.deps, payload, ctx.progress);
+/** parse → (embed batches on the embed queue) → finalize. */
+export const ingestDocumentProcessor: Processor<"ingest_document"> = async (payload, ctx) => {
+  if (payload.step === "parse") {
+    const batches = await prepareDocument(ctx.deps, payload, ctx.job.id!, ctx.progress);
+    await ctx.fanOut(batches, { ...payload, step: "finalize" });
+  }
+  return finalizeDocument(ctx.deps, payload);
+};

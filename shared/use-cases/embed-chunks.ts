@@ -1,0 +1,76 @@
+import type { Deps } from "../deps.ts";
+import { MAX_TOKENS_PER_REQUEST } from "../embeddings/openai.embedding-provider.ts";
+import type { JobData, JobPayload } from "../queues/job-schemas.ts";
+import { reserveTokens } from "../queues/token-budget.ts";
+import { pointId } from "./point-id.ts";
+
+type ChunkKey = { document_id: string; chunk_index: number };
+
+export interface BatchPlan {
+  from: ChunkKey;
+  to: ChunkKey;
+  count: number;
+}
+
+/**
+ * Groups chunk keys (in (document, index) order) into batches of at most `batchSize` chunks and
+ * the provider's per-request token limit: one provider call per batch.
+ */
+export function planBatches(keys: Array<ChunkKey & { token_count: number }>, batchSize: number, maxTokens = MAX_TOKENS_PER_REQUEST): BatchPlan[] {
+  const batches: BatchPlan[] = [];
+  let current: BatchPlan | undefined;
+  let tokens = 0;
+  for (const key of keys) {
+    if (!current || current.count >= batchSize || tokens + key.token_count > maxTokens) {
+      current = { from: key, to: key, count: 0 };
+      batches.push(current);
+      tokens = 0;
+    }
+    current.to = key;
+    current.count++;
+    tokens += key.token_count;
+  }
+  return batches.map(({ from, to, count }) => ({
+    from: { document_id: from.document_id, chunk_index: from.chunk_index },
+    to: { document_id: to.document_id, chunk_index: to.chunk_index },
+    count,
+  }));
+}
+
+/** The embed_chunks payloads for a plan. */
+export function batchJobs(
+  plan: BatchPlan[],
+  common: Omit<JobPayload<"embed_chunks">, "from" | "to">,
+): Array<JobPayload<"embed_chunks">> {
+  return plan.map((b) => ({ ...common, from: b.from, to: b.to }));
+}
+
+export type EmbedOutcome = { done: number } | { retryInMs: number };
+
+/**
+ * One embedding batch: reserve its tokens in the shared per-minute budget (or ask to be retried
+ * when the budget is spent), embed with one provider call, upsert the vectors with derived ids,
+ * and report progress to the parent job.
+ */
+export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">): Promise<EmbedOutcome> {
+  const chunks = await deps.chunks.range(payload.collection_id, payload.from, payload.to);
+  if (chunks.length === 0) return { done: 0 }; // the document was deleted meanwhile
+  const tokens = chunks.reduce((sum, c) => sum + c.token_count, 0);
+  const wait = await reserveTokens(deps.redis, deps.config.QUEUE_PREFIX, tokens, deps.config.EMBED_RATE_LIMIT_TPM);
+  if (wait > 0) return { retryInMs: wait };
+
+  const vectors = await deps.embedders.for(payload.embedding).embed(chunks.map((c) => c.text));
+  const ref = { tenantId: payload.tenant_id, collectionId: payload.collection_id, version: payload.vector_version };
+  await deps.vectorStore.upsert(
+    ref,
+    chunks.map((c, i) => ({
+      id: pointId(c.document_id, c.chunk_index),
+      vector: vectors[i]!,
+      documentId: c.document_id,
+      chunkIndex: c.chunk_index,
+      metadata: c.metadata,
+    })),
+  );
+  await deps.jobs.addUnits(payload.parent_job_id, chunks.length, payload.progress.base, payload.progress.span);
+  return { done: chunks.length };
+}

@@ -1,0 +1,88 @@
+import type { Deps } from "../deps.ts";
+import type { EmbeddingSpec } from "../db/collections.repository.ts";
+import type { JobRow } from "../db/jobs.repository.ts";
+import { withTransaction } from "../db/pool.ts";
+import { AppError, notFound, permanent } from "../errors/app-error.ts";
+import type { JobPayload } from "../queues/job-schemas.ts";
+import { batchJobs, planBatches } from "./embed-chunks.ts";
+import { dispatchJob, recordJob } from "./jobs.ts";
+
+/**
+ * Starts a model migration: every chunk is embedded again with `embedding` into the collection's
+ * next vector generation; searches keep using the current one until the job switches over. New
+ * uploads wait (409 COLLECTION_BUSY) while it runs, so no document is left behind.
+ */
+export async function requestReembed(deps: Deps, tenantId: string, collectionId: string, requested: Partial<EmbeddingSpec>): Promise<JobRow> {
+  const spec = await deps.embedders.resolve(requested);
+  const job = await withTransaction(deps.db, async (client) => {
+    const collection = await deps.collections.get(tenantId, collectionId, client);
+    if (!collection) throw notFound("collection");
+    if (collection.reembed_job_id) throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
+    if ((await deps.documents.countInFlight(collectionId, client)) > 0) {
+      throw new AppError("COLLECTION_BUSY", "documents of this collection are still being ingested; re-embed when they are done", {
+        httpStatus: 409,
+        retryAfter: 30,
+      });
+    }
+    const row = await recordJob(deps, client, {
+      name: "reembed_collection",
+      tenantId,
+      payload: { tenant_id: tenantId, collection_id: collectionId, embedding: spec },
+      resource: { type: "collection", id: collectionId },
+    });
+    if (!(await deps.collections.startReembed(client, tenantId, collectionId, row.id, spec))) {
+      throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
+    }
+    return row;
+  });
+  await dispatchJob(deps, job, () => deps.collections.abandonReembed(collectionId));
+  return job;
+}
+
+/** The plan step: create the next generation and batch every ready chunk into it. */
+export async function planReembed(
+  deps: Deps,
+  payload: { tenant_id: string; collection_id: string; embedding: EmbeddingSpec },
+  jobId: string,
+): Promise<Array<JobPayload<"embed_chunks">>> {
+  const collection = await deps.collections.findById(payload.collection_id);
+  if (!collection || collection.status !== "active") throw permanent("COLLECTION_GONE", "the collection was deleted");
+  const version = collection.vector_version + 1;
+  const ref = { tenantId: payload.tenant_id, collectionId: collection.id, version };
+  await deps.vectorStore.dropCollection(ref); // leftovers of an earlier, abandoned attempt
+  await deps.vectorStore.ensureCollection(ref, payload.embedding.dimensions);
+  const keys = await deps.chunks.readyKeys(collection.id);
+  await deps.jobs.setUnits(jobId, keys.length, 5);
+  return batchJobs(planBatches(keys, deps.config.EMBED_BATCH_SIZE), {
+    tenant_id: payload.tenant_id,
+    collection_id: collection.id,
+    vector_version: version,
+    embedding: payload.embedding,
+    parent_job_id: jobId,
+    progress: { base: 5, span: 94 },
+  });
+}
+
+/** The last step: switch searches to the new generation and model, then drop the old vectors. */
+export async function finalizeReembed(
+  deps: Deps,
+  payload: { tenant_id: string; collection_id: string; embedding: EmbeddingSpec },
+): Promise<{ collection_id: string; embedding: EmbeddingSpec; vector_version: number; chunk_count: number }> {
+  const collection = await deps.collections.findById(payload.collection_id);
+  if (!collection || collection.status !== "active") throw permanent("COLLECTION_GONE", "the collection was deleted");
+  const version = collection.vector_version + 1;
+  await deps.collections.finishReembed(collection.id, payload.embedding, version);
+  await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: collection.vector_version });
+  const chunkCount = await deps.vectorStore.count({ tenantId: payload.tenant_id, collectionId: collection.id, version });
+  return { collection_id: collection.id, embedding: payload.embedding, vector_version: version, chunk_count: chunkCount };
+}
+
+/** A re-embed that failed for good leaves the collection as it was. */
+export async function abandonReembed(deps: Deps, payload: { tenant_id: string; collection_id: string }): Promise<void> {
+  const collection = await deps.collections.findById(payload.collection_id);
+  if (!collection) return;
+  await deps.collections.abandonReembed(collection.id);
+  await deps.vectorStore
+    .dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: collection.vector_version + 1 })
+    .catch((err) => deps.logger.warn({ err }, "could not drop the abandoned vector generation"));
+}

@@ -1,0 +1,8 @@
+import { embedChunks } from "../../shared/use-cases/embed-chunks.ts";
+import type { Processor } from "../processor.ts";
+
+export const embedChunksProcessor: Processor<"embed_chunks"> = async (payload, ctx) => {
+  const outcome = await embedChunks(ctx.deps, payload);
+  if ("retryInMs" in outcome) return ctx.rateLimited(outcome.retryInMs);
+  return { embedded: outcome.done };
+};

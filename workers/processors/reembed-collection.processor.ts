@@ -1,0 +1,11 @@
+import { finalizeReembed, planReembed } from "../../shared/use-cases/reembed.ts";
+import type { Processor } from "../processor.ts";
+
+/** plan → (embed batches into the next generation) → switch over. */
+export const reembedCollectionProcessor: Processor<"reembed_collection"> = async (payload, ctx) => {
+  if (payload.step === "plan") {
+    const batches = await planReembed(ctx.deps, payload, ctx.job.id!);
+    await ctx.fanOut(batches, { ...payload, step: "finalize" });
+  }
+  return finalizeReembed(ctx.deps, payload);
+};
