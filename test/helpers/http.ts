@@ -28,3 +28,23 @@ export function apiClient(baseUrl: string, key?: string) {
 }
 
 export type ApiClient = ReturnType<typeof apiClient>;
+
+/** Uploads a file as multipart/form-data, the way a backend would with fetch + FormData. */
+export async function uploadFile(
+  baseUrl: string,
+  key: string,
+  collectionId: string,
+  file: { name: string; content: Buffer; type?: string },
+  fields: Record<string, string> = {},
+) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob([new Uint8Array(file.content)], { type: file.type ?? "application/octet-stream" }), file.name);
+  const res = await fetch(`${baseUrl}/v1/collections/${collectionId}/documents`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}` },
+    body: form,
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}

@@ -1,7 +1,8 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "../helpers/app.ts";
-import { apiClient } from "../helpers/http.ts";
+import { corpusFile } from "../helpers/corpus.ts";
+import { apiClient, uploadFile } from "../helpers/http.ts";
 import { TEST_KEYS } from "../helpers/test-env.ts";
 
 /** A port on which nothing listens. */
@@ -64,5 +65,26 @@ describe("size limits", () => {
     expect(farOver.status).toBe(413);
     expect(farOver.body.error.code).toBe("PAYLOAD_TOO_LARGE");
     expect((await stack.deps.db.query("SELECT count(*) FROM documents")).rows[0].count).toBe(0);
+  });
+});
+
+describe("multipart size limit", () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { MAX_FILE_SIZE: "50000" } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("answers 413 for a file over MAX_FILE_SIZE and keeps nothing", async () => {
+    const client = apiClient(stack.url, TEST_KEYS.acme);
+    const collection = await client.post("/v1/collections", { name: "small-files" });
+    const res = await uploadFile(stack.url, TEST_KEYS.acme, collection.body.id, { name: "big.pdf", content: corpusFile("pdf/tracemonkey.pdf") });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe("PAYLOAD_TOO_LARGE");
+    expect((await stack.deps.db.query("SELECT count(*) FROM documents")).rows[0].count).toBe(0);
+    const small = await uploadFile(stack.url, TEST_KEYS.acme, collection.body.id, { name: "ok.pdf", content: corpusFile("pdf/issue6010_1.pdf") });
+    expect(small.status).toBe(202);
   });
 });
