@@ -27,8 +27,9 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
       connection,
       prefix: config.QUEUE_PREFIX,
       concurrency,
-      // A worker that dies mid-job loses its lock; another picks the job up after this long.
-      lockDuration: 60_000,
+      // A worker that dies mid-job loses its lock; another picks the job up after about this long.
+      lockDuration: config.WORKER_LOCK_DURATION_MS,
+      stalledInterval: Math.min(30_000, Math.ceil(config.WORKER_LOCK_DURATION_MS / 2)),
       maxStalledCount: 2,
       settings: {
         backoffStrategy: (attemptsMade, type, err) => (type === BACKOFF_TYPE ? backoffDelay(attemptsMade, err) : 2_000),

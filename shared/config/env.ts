@@ -111,6 +111,7 @@ const base = z.object({
     OPENAI_MAX_RETRIES: int(0, 10).default(2),
     JOB_ATTEMPTS: int(1, 50).default(5),
     SHUTDOWN_TIMEOUT_MS: int(1000).default(30_000),
+    WORKER_LOCK_DURATION_MS: int(1000).default(60_000),
     CORS_ORIGINS: optionalString,
 });
 

@@ -76,7 +76,7 @@ export function sectionsFromNode(root: DomNode): Section[] {
       const before = line;
       walk(children[i]!);
       // Separate the text of sibling blocks inside a cell.
-      if (cellDepth > 0 && !cell && line !== before && BLOCK.has(children[i]!.nodeName.toUpperCase())) line += " ";
+      if (cellDepth > 0 && line !== before && BLOCK.has(children[i]!.nodeName.toUpperCase())) line += " ";
     }
     if (cell) cellDepth--;
     if (block) flushLine();

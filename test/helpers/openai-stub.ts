@@ -27,6 +27,8 @@ export class OpenAIStub {
   url = "";
   /** Dimensions of a model's vectors when the request names none. */
   nativeDimensions = 64;
+  /** Delay before answering embedding requests (ms). */
+  embeddingDelayMs = 0;
   /** Delay before answering chat requests (ms). */
   chatDelayMs = 0;
   /** Reply text of the chat model, or a function of the request's messages. */
@@ -72,6 +74,7 @@ export class OpenAIStub {
   }
 
   private async embeddings(body: Record<string, unknown>, res: ServerResponse) {
+    if (this.embeddingDelayMs) await new Promise((r) => setTimeout(r, this.embeddingDelayMs));
     const input = Array.isArray(body.input) ? (body.input as string[]) : [String(body.input)];
     const dimensions = typeof body.dimensions === "number" ? body.dimensions : this.nativeDimensions;
     const vectors = await new LocalEmbeddingProvider(dimensions).embed(input);
