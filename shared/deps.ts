@@ -9,6 +9,7 @@ import { migrate } from "./db/migrate.ts";
 import { createPool, type Db } from "./db/pool.ts";
 import { Embedders } from "./embeddings/embedders.ts";
 import type { Logger } from "./logging/logger.ts";
+import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
 import { EmbeddedVectorStore } from "./vector-store/embedded.vector-store.ts";
@@ -24,6 +25,8 @@ export interface Deps {
   producer: JobProducer;
   vectorStore: VectorStore;
   embedders: Embedders;
+  /** Parse threads; none start until a worker parses its first document. */
+  parser: ParsePool;
   collections: CollectionsRepository;
   documents: DocumentsRepository;
   chunks: ChunksRepository;
@@ -42,6 +45,10 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   const redis = createRedis(config.REDIS_URL, "producer", logger);
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
   const vectorStore = createVectorStore(config);
+  const parser = new ParsePool(
+    { timeoutMs: config.PARSE_TIMEOUT_MS, maxMemoryMb: config.PARSE_MAX_MEMORY_MB, maxPages: config.MAX_PAGES, maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE },
+    { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2 },
+  );
   return {
     config,
     logger,
@@ -50,11 +57,13 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     producer,
     vectorStore,
     embedders: new Embedders(config),
+    parser,
     collections: new CollectionsRepository(db),
     documents: new DocumentsRepository(db),
     chunks: new ChunksRepository(db),
     jobs: new JobsRepository(db),
     async close() {
+      await parser.close();
       await producer.close().catch((err) => logger.warn({ err }, "closing queues failed"));
       redis.disconnect();
       await vectorStore.close().catch((err) => logger.warn({ err }, "closing vector store failed"));

@@ -83,19 +83,31 @@ function toUnits(section: Section, size: number): Unit[] {
   for (const paragraph of section.text.split(/\n\s*\n/)) {
     const text = paragraph.trim();
     if (!text) continue;
-    const tokens = countTokens(text);
-    if (tokens <= size) {
-      units.push({ text, tokens, page, heading, joiner: "\n\n" });
+    // Short paragraphs (the common case) are counted whole. Long ones are counted once, sentence
+    // by sentence: the sum bounds the whole from above, so a paragraph that fits stays one unit.
+    if (text.length <= size * 2) {
+      const tokens = countTokens(text);
+      if (tokens <= size) {
+        units.push({ text, tokens, page, heading, joiner: "\n\n" });
+        continue;
+      }
+    }
+    const pieces: Array<{ text: string; tokens: number; joiner: string }> = [];
+    for (const { segment } of sentences.segment(text)) {
+      const split = splitOversized(segment.trim(), size);
+      // Sentences separated by whitespace get a space back; unspaced scripts (CJK) get none.
+      if (split.length > 0) split[split.length - 1]!.joiner = /\s$/.test(segment) ? " " : "";
+      pieces.push(...split);
+    }
+    const total = pieces.reduce((sum, p) => sum + p.tokens, 0);
+    if (total <= size) {
+      units.push({ text, tokens: total, page, heading, joiner: "\n\n" });
       continue;
     }
     let joiner = "\n\n";
-    for (const { segment } of sentences.segment(text)) {
-      for (const piece of splitOversized(segment.trim(), size)) {
-        units.push({ text: piece.text, tokens: piece.tokens, page, heading, joiner });
-        joiner = piece.joiner;
-      }
-      // Sentences separated by whitespace get a space back; unspaced scripts (CJK) get none.
-      joiner = /\s$/.test(segment) ? " " : "";
+    for (const piece of pieces) {
+      units.push({ text: piece.text, tokens: piece.tokens, page, heading, joiner });
+      joiner = piece.joiner;
     }
   }
   return units;

@@ -1,22 +1,22 @@
-/** The parse sandbox's thread: receives bytes, answers with sections or a coded error. */
-import { parentPort, workerData } from "node:worker_threads";
+/** A parse sandbox thread: receives bytes, answers with chunks or a coded error, one task at a time. */
+import { parentPort } from "node:worker_threads";
 import { AppError } from "../errors/app-error.ts";
-import type { ParseLimits } from "./document-parser.ts";
+import { chunkSections } from "./chunker.ts";
 import { parserFor } from "./parsers.ts";
-import type { ThreadReply } from "./sandbox.ts";
+import type { ParseTask, ThreadReply } from "./sandbox.ts";
 
-const { mimeType, limits } = workerData as { mimeType: string; limits: ParseLimits };
-
-parentPort!.once("message", async (bytes: Uint8Array) => {
+parentPort!.on("message", async (task: ParseTask) => {
   let reply: ThreadReply;
   try {
-    const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    reply = { ok: true, result: await (await parserFor(mimeType)).parse(content, limits) };
+    const content = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+    const parsed = await (await parserFor(task.mimeType)).parse(content, task.limits);
+    const chunks = chunkSections(parsed.sections, task.chunking);
+    reply = { id: task.id, ok: true, result: { chunks, pageCount: parsed.pageCount, title: parsed.title } };
   } catch (err) {
     reply =
       err instanceof AppError
-        ? { ok: false, error: { code: err.code, message: err.message, retryable: err.retryable } }
-        : { ok: false, error: { code: "DOCUMENT_CORRUPT", message: `the file cannot be parsed: ${(err as Error).message}`, retryable: false } };
+        ? { id: task.id, ok: false, error: { code: err.code, message: err.message, retryable: err.retryable } }
+        : { id: task.id, ok: false, error: { code: "DOCUMENT_CORRUPT", message: `the file cannot be parsed: ${(err as Error).message}`, retryable: false } };
   }
   parentPort!.postMessage(reply);
 });

@@ -1,65 +1,141 @@
 import { Worker } from "node:worker_threads";
 import { AppError, permanent } from "../errors/app-error.ts";
-import type { ParsedDocument, ParseLimits } from "./document-parser.ts";
+import type { Chunk, ChunkOptions } from "./chunker.ts";
+import type { ParseLimits } from "./document-parser.ts";
 
 export interface SandboxLimits extends ParseLimits {
   timeoutMs: number;
   maxMemoryMb: number;
 }
 
-export type ThreadReply = { ok: true; result: ParsedDocument } | { ok: false; error: { code: string; message: string; retryable: boolean } };
+/** What a parse thread returns: the document already chunked (both happen off the main thread). */
+export interface ParsedChunks {
+  chunks: Chunk[];
+  pageCount: number | null;
+  title?: string;
+}
+
+export interface ParseTask {
+  id: number;
+  bytes: Uint8Array;
+  mimeType: string;
+  limits: ParseLimits;
+  chunking: ChunkOptions;
+}
+
+export type ThreadReply =
+  | { id: number; ok: true; result: ParsedChunks }
+  | { id: number; ok: false; error: { code: string; message: string; retryable: boolean } };
 
 const DEFAULT_ENTRY = new URL("./parse-thread.ts", import.meta.url);
 
-/**
- * Parses untrusted bytes in a fresh worker thread with a heap limit and a wall-clock limit. pdf.js
- * and friends block their event loop, so a timer in the same thread could never fire; here the
- * thread is terminated. Out of memory → DOCUMENT_TOO_LARGE, too slow → PARSE_TIMEOUT, a crash →
- * DOCUMENT_CORRUPT; the calling process is unharmed either way.
- *
- * `entry` is the thread's module (tests pass a hostile one to prove the limits hold).
- */
-export function parseInSandbox(content: Buffer, mimeType: string, limits: SandboxLimits, entry: URL = DEFAULT_ENTRY): Promise<ParsedDocument> {
-  return new Promise((resolve, reject) => {
-    const bytes = new Uint8Array(content.byteLength);
-    bytes.set(content);
-    const worker = new Worker(entry, {
-      workerData: { mimeType, limits: { maxPages: limits.maxPages, maxDecompressedBytes: limits.maxDecompressedBytes } },
-      resourceLimits: { maxOldGenerationSizeMb: limits.maxMemoryMb, maxYoungGenerationSizeMb: 64, stackSizeMb: 8 },
+/** One parse thread; it runs one task at a time and is discarded when a task breaks a limit. */
+class ParseThread {
+  readonly worker: Worker;
+  uses = 0;
+  dead = false;
+
+  constructor(entry: URL, maxMemoryMb: number) {
+    this.worker = new Worker(entry, {
+      resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb, stackSizeMb: 8 },
       stdout: true,
       stderr: true,
     });
     // pdf.js warns on stdout/stderr about fonts; keep that noise out of the JSON logs.
-    worker.stdout.resume();
-    worker.stderr.resume();
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-      void worker.terminate();
-    };
-    const timer = setTimeout(
-      () => finish(() => reject(permanent("PARSE_TIMEOUT", `parsing took longer than ${Math.round(limits.timeoutMs / 1000)} s and was stopped`))),
-      limits.timeoutMs,
-    );
-    worker.once("message", (reply: ThreadReply) =>
-      finish(() => {
+    this.worker.stdout.resume();
+    this.worker.stderr.resume();
+    this.worker.on("error", () => (this.dead = true));
+    this.worker.on("exit", () => (this.dead = true));
+  }
+
+  run(task: ParseTask, limits: SandboxLimits): Promise<ParsedChunks> {
+    this.uses++;
+    this.worker.ref();
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.worker.off("message", onMessage);
+        this.worker.off("error", onError);
+        this.worker.off("exit", onExit);
+        this.worker.unref();
+      };
+      const fail = (err: AppError) => {
+        cleanup();
+        this.dead = true;
+        void this.worker.terminate();
+        reject(err);
+      };
+      const onMessage = (reply: ThreadReply) => {
+        if (reply.id !== task.id) return;
+        cleanup();
         if (reply.ok) resolve(reply.result);
         else reject(new AppError(reply.error.code, reply.error.message, { httpStatus: 422, retryable: reply.error.retryable }));
-      }),
-    );
-    worker.once("error", (err: Error & { code?: string }) =>
-      finish(() => {
-        if (err.code === "ERR_WORKER_OUT_OF_MEMORY") {
-          reject(permanent("DOCUMENT_TOO_LARGE", `parsing needed more than ${limits.maxMemoryMb} MB of memory and was stopped`));
-        } else {
-          reject(permanent("DOCUMENT_CORRUPT", `the parser crashed on this file: ${err.message}`));
-        }
-      }),
-    );
-    worker.once("exit", (code) => finish(() => reject(permanent("DOCUMENT_CORRUPT", `the parser exited (code ${code}) without an answer`))));
-    worker.postMessage(bytes, [bytes.buffer]);
-  });
+      };
+      const onError = (err: Error & { code?: string }) =>
+        fail(
+          err.code === "ERR_WORKER_OUT_OF_MEMORY"
+            ? permanent("DOCUMENT_TOO_LARGE", `parsing needed more than ${limits.maxMemoryMb} MB of memory and was stopped`)
+            : permanent("DOCUMENT_CORRUPT", `the parser crashed on this file: ${err.message}`),
+        );
+      const onExit = (code: number) => fail(permanent("DOCUMENT_CORRUPT", `the parser exited (code ${code}) without an answer`));
+      const timer = setTimeout(
+        () => fail(permanent("PARSE_TIMEOUT", `parsing took longer than ${Math.round(limits.timeoutMs / 1000)} s and was stopped`)),
+        limits.timeoutMs,
+      );
+      this.worker.on("message", onMessage);
+      this.worker.once("error", onError);
+      this.worker.once("exit", onExit);
+      this.worker.postMessage(task, [task.bytes.buffer as ArrayBuffer]);
+    });
+  }
+}
+
+/**
+ * Parses and chunks untrusted bytes in worker threads with a heap limit and a wall-clock limit.
+ * pdf.js and friends block their event loop, so a timer in the same thread could never fire; here
+ * the thread is terminated. Out of memory → DOCUMENT_TOO_LARGE, too slow → PARSE_TIMEOUT, a crash →
+ * DOCUMENT_CORRUPT; the calling process is unharmed either way.
+ *
+ * Threads are kept warm between documents (loading pdf.js and the tokenizer costs ~0.3 s) and
+ * replaced after `recycleAfter` documents or any broken limit. `entry` is the thread's module
+ * (tests pass a hostile one to prove the limits hold).
+ */
+export class ParsePool {
+  private readonly idle: ParseThread[] = [];
+  private readonly limits: SandboxLimits;
+  private readonly entry: URL;
+  private readonly maxIdle: number;
+  private readonly recycleAfter: number;
+  private nextId = 1;
+  /** Threads created so far (a warm pool reuses them). */
+  threadsStarted = 0;
+
+  constructor(limits: SandboxLimits, options: { maxIdle?: number; recycleAfter?: number; entry?: URL } = {}) {
+    this.limits = limits;
+    this.entry = options.entry ?? DEFAULT_ENTRY;
+    this.maxIdle = options.maxIdle ?? 2;
+    this.recycleAfter = options.recycleAfter ?? 50;
+  }
+
+  async parse(content: Buffer, mimeType: string, chunking: ChunkOptions): Promise<ParsedChunks> {
+    let thread = this.idle.pop();
+    while (thread?.dead) thread = this.idle.pop();
+    if (!thread) {
+      thread = new ParseThread(this.entry, this.limits.maxMemoryMb);
+      this.threadsStarted++;
+    }
+    const bytes = new Uint8Array(content.byteLength);
+    bytes.set(content);
+    const { maxPages, maxDecompressedBytes } = this.limits;
+    try {
+      return await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits);
+    } finally {
+      if (!thread.dead && thread.uses < this.recycleAfter && this.idle.length < this.maxIdle) this.idle.push(thread);
+      else if (!thread.dead) void thread.worker.terminate();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((t) => t.worker.terminate()));
+  }
 }

@@ -1,32 +1,30 @@
-import { getEncoding, type Tiktoken } from "js-tiktoken";
+import { countTokens as count } from "gpt-tokenizer/encoding/cl100k_base";
 
-let encoding: Tiktoken | undefined;
-
-/** cl100k_base, the tokenizer of OpenAI's embedding models; loaded once per process (~0.5 s). */
-export function tokenizer(): Tiktoken {
-  encoding ??= getEncoding("cl100k_base");
-  return encoding;
-}
+/** Special-token markers in documents (`<|endoftext|>`) are counted as the plain text they are. */
+const PLAIN = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
 
 const LONG_RUN = 128;
+const HAS_LONG_RUN = new RegExp(`\\S{${LONG_RUN + 1}}`);
+const LONG_RUNS = new RegExp(`\\S{${LONG_RUN + 1},}`, "g");
 
 /**
- * Tokens in `text`. BPE is quadratic in the length of a run without whitespace (CJK text, base64,
- * minified data), so such runs are counted in slices of 128 characters: exact for ordinary text,
- * a slight over-count (never an under-count that would break a budget) for the rest.
+ * Tokens in `text` with cl100k_base, the tokenizer of OpenAI's embedding models (gpt-tokenizer:
+ * pure JS, about ten times faster than js-tiktoken on the same counts). BPE is quadratic in the
+ * length of a run without whitespace (CJK text, base64), so such runs are counted in slices of
+ * 128 characters: exact for ordinary text, a slight over-count (never an under-count that would
+ * break a budget) for the rest.
  */
 export function countTokens(text: string): number {
-  const enc = tokenizer();
-  if (!new RegExp(`\\S{${LONG_RUN + 1}}`).test(text)) return enc.encode(text).length;
+  if (!HAS_LONG_RUN.test(text)) return count(text, PLAIN);
   let total = 0;
   let start = 0;
-  for (const match of text.matchAll(new RegExp(`\\S{${LONG_RUN + 1},}`, "g"))) {
+  for (const match of text.matchAll(LONG_RUNS)) {
     const runStart = match.index;
     const runEnd = runStart + match[0].length;
-    if (runStart > start) total += enc.encode(text.slice(start, runStart)).length;
-    for (let i = runStart; i < runEnd; i += LONG_RUN) total += enc.encode(text.slice(i, Math.min(runEnd, i + LONG_RUN))).length;
+    if (runStart > start) total += count(text.slice(start, runStart), PLAIN);
+    for (let i = runStart; i < runEnd; i += LONG_RUN) total += count(text.slice(i, Math.min(runEnd, i + LONG_RUN)), PLAIN);
     start = runEnd;
   }
-  if (start < text.length) total += enc.encode(text.slice(start)).length;
+  if (start < text.length) total += count(text.slice(start), PLAIN);
   return total;
 }

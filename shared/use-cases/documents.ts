@@ -4,9 +4,7 @@ import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/pool.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
-import { chunkSections } from "../parsing/chunker.ts";
 import { assertSupportedType } from "../parsing/detect-type.ts";
-import { parseInSandbox } from "../parsing/sandbox.ts";
 import type { JobPayload } from "../queues/job-schemas.ts";
 import { getCollection } from "./collections.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
@@ -107,14 +105,14 @@ export async function prepareDocument(
 
   await deps.documents.setStatus(document.id, "processing");
   const { config } = deps;
-  const parsed = await parseInSandbox(content, document.mime_type, {
-    timeoutMs: config.PARSE_TIMEOUT_MS,
-    maxMemoryMb: config.PARSE_MAX_MEMORY_MB,
-    maxPages: config.MAX_PAGES,
-    maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE,
-  });
+  const started = performance.now();
+  const parsed = await deps.parser.parse(content, document.mime_type, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP });
+  const { chunks } = parsed;
+  deps.logger.info(
+    { documentId: document.id, mimeType: document.mime_type, pages: parsed.pageCount, chunks: chunks.length, ms: Math.round(performance.now() - started) },
+    "document parsed",
+  );
   await progress(10);
-  const chunks = chunkSections(parsed.sections, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP });
   if (chunks.length === 0) throw permanent("NO_TEXT", "the document contains no extractable text");
   if (parsed.title) await deps.documents.setTitleIfMissing(document.id, parsed.title);
 

@@ -1,16 +1,16 @@
 /** A parse thread that misbehaves on purpose, to prove the sandbox's limits hold. */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
+import type { ParseTask } from "../../shared/parsing/sandbox.ts";
 
-const { mimeType } = workerData as { mimeType: string };
-
-parentPort!.once("message", () => {
-  if (mimeType === "hostile/oom") {
+parentPort!.on("message", (task: ParseTask) => {
+  if (task.mimeType === "hostile/oom") {
     const hoard: number[][] = [];
     for (;;) hoard.push(Array.from({ length: 1_000_000 }, (_, i) => i));
   }
-  if (mimeType === "hostile/spin") {
+  if (task.mimeType === "hostile/spin") {
     // Blocks the thread's event loop for good, as pdf.js does on some bombs.
     for (;;) Math.sqrt(Math.random());
   }
-  if (mimeType === "hostile/exit") process.exit(3);
+  if (task.mimeType === "hostile/exit") process.exit(3);
+  parentPort!.postMessage({ id: task.id, ok: true, result: { chunks: [{ text: "fine", tokenCount: 1, page: null, heading: null }], pageCount: null } });
 });

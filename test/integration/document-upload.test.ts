@@ -118,7 +118,7 @@ describe("documents from files", () => {
     form.append("title", "no file");
     const noFile = await fetch(`${stack.url}/v1/collections/${id}/documents`, { method: "POST", headers: { authorization: `Bearer ${TEST_KEYS.acme}` }, body: form });
     expect(noFile.status).toBe(400);
-    expect((await noFile.json()).error.details[0].field).toBe("file");
+    expect(((await noFile.json()) as { error: { details: Array<{ field: string }> } }).error.details[0]!.field).toBe("file");
     const badMeta = await upload(id, "text/NEWS", { metadata: "{not json" });
     expect(badMeta.status).toBe(400);
     const arrayMeta = await upload(id, "text/NEWS", { metadata: "[1,2]" });

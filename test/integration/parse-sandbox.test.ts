@@ -1,19 +1,29 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../shared/errors/app-error.ts";
 import { detectType, SUPPORTED_MIME_TYPES } from "../../shared/parsing/detect-type.ts";
-import { parseInSandbox, type SandboxLimits } from "../../shared/parsing/sandbox.ts";
+import { ParsePool, type SandboxLimits } from "../../shared/parsing/sandbox.ts";
 import { CORPUS_EXPECTATIONS, corpusFile } from "../helpers/corpus.ts";
 
 const limits: SandboxLimits = { timeoutMs: 60_000, maxMemoryMb: 1024, maxPages: 2000, maxDecompressedBytes: 200 * 1024 * 1024 };
 const HOSTILE = new URL("../helpers/hostile-parse-thread.ts", import.meta.url);
+const chunking = { size: 800, overlap: 200 };
+const pool = new ParsePool(limits);
+const pools = [pool];
+afterAll(() => Promise.all(pools.map((p) => p.close())));
 
-async function outcome(file: string, overrides: Partial<SandboxLimits> = {}) {
+function poolWith(overrides: Partial<SandboxLimits>, entry?: URL) {
+  const p = new ParsePool({ ...limits, ...overrides }, { entry });
+  pools.push(p);
+  return p;
+}
+
+async function outcome(file: string, overrides?: Partial<SandboxLimits>) {
   const bytes = corpusFile(file);
   const mime = await detectType(bytes, file);
   if (!SUPPORTED_MIME_TYPES.includes(mime)) return { unsupported: mime };
   try {
-    const parsed = await parseInSandbox(bytes, mime, { ...limits, ...overrides });
-    return { text: parsed.sections.map((s) => s.text).join("\n\n"), pages: parsed.pageCount, sections: parsed.sections };
+    const parsed = await (overrides ? poolWith(overrides) : pool).parse(bytes, mime, chunking);
+    return { text: parsed.chunks.map((c) => c.text).join("\n\n"), pages: parsed.pageCount, chunks: parsed.chunks };
   } catch (err) {
     if (err instanceof AppError) return { code: err.code, message: err.message, retryable: err.retryable };
     throw err;
@@ -38,9 +48,9 @@ describe("every corpus file parses to plausible text or fails with its code", ()
 });
 
 describe("citations", () => {
-  it("keeps PDF page numbers on every section", async () => {
+  it("keeps PDF page numbers on every chunk", async () => {
     const result = await outcome("pdf/tracemonkey.pdf");
-    const pages = (result as { sections: Array<{ page: number }> }).sections.map((s) => s.page);
+    const pages = (result as { chunks: Array<{ page: number }> }).chunks.map((c) => c.page);
     expect(pages[0]).toBe(1);
     expect(pages.at(-1)).toBe(14);
     expect([...pages].sort((a, b) => a - b)).toEqual(pages);
@@ -48,8 +58,9 @@ describe("citations", () => {
 
   it("keeps Markdown heading paths", async () => {
     const result = await outcome("markdown/README.md");
-    const headings = (result as { sections: Array<{ heading: string | null }> }).sections.map((s) => s.heading);
-    expect(headings).toContain("Mammoth .docx to HTML converter > Installation");
+    const headings = (result as { chunks: Array<{ heading: string | null }> }).chunks.map((c) => c.heading);
+    expect(headings[0]).toBe("Mammoth .docx to HTML converter");
+    expect(headings.filter((h) => h?.startsWith("Mammoth .docx to HTML converter > ")).length).toBeGreaterThan(3);
   });
 });
 
@@ -63,20 +74,35 @@ describe("limits", () => {
   });
 
   it("stops a parser that runs out of its heap with DOCUMENT_TOO_LARGE, and the process lives on", async () => {
-    const err = await parseInSandbox(Buffer.from("x"), "hostile/oom", { ...limits, maxMemoryMb: 64 }, HOSTILE).catch((e: unknown) => e);
+    const err = await poolWith({ maxMemoryMb: 64 }, HOSTILE).parse(Buffer.from("x"), "hostile/oom", chunking).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "DOCUMENT_TOO_LARGE", retryable: false });
     expect(process.memoryUsage().heapUsed).toBeLessThan(512 * 1024 * 1024);
   });
 
   it("stops a parser that blocks its event loop with PARSE_TIMEOUT", async () => {
     const started = Date.now();
-    const err = await parseInSandbox(Buffer.from("x"), "hostile/spin", { ...limits, timeoutMs: 1_000 }, HOSTILE).catch((e: unknown) => e);
+    const err = await poolWith({ timeoutMs: 1_000 }, HOSTILE).parse(Buffer.from("x"), "hostile/spin", chunking).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "PARSE_TIMEOUT", retryable: false });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it("reports a parser that dies without answering as DOCUMENT_CORRUPT", async () => {
-    const err = await parseInSandbox(Buffer.from("x"), "hostile/exit", limits, HOSTILE).catch((e: unknown) => e);
+    const err = await poolWith({}, HOSTILE).parse(Buffer.from("x"), "hostile/exit", chunking).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "DOCUMENT_CORRUPT" });
+  });
+
+  it("replaces a thread that broke a limit and keeps serving with a fresh one", async () => {
+    const hostile = poolWith({ timeoutMs: 1_000 }, HOSTILE);
+    await expect(hostile.parse(Buffer.from("x"), "hostile/spin", chunking)).rejects.toMatchObject({ code: "PARSE_TIMEOUT" });
+    const next = await hostile.parse(Buffer.from("x"), "text/plain", chunking);
+    expect(next.chunks[0]!.text).toBe("fine");
+  });
+
+  it("reuses a warm thread for the next document", async () => {
+    const warm = poolWith({});
+    await warm.parse(corpusFile("text/NEWS"), "text/markdown", chunking);
+    const second = await warm.parse(corpusFile("csv/utf-8-bom-sample.csv"), "text/csv", chunking);
+    expect(second.chunks[0]!.text).toBe("A: X; B: Y; C: Z");
+    expect(warm.threadsStarted).toBe(1);
   });
 });
