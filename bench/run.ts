@@ -16,6 +16,7 @@ import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
 
 const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? "ingest=2,embed=4";
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 
 async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPerSecond: number }> {
@@ -40,7 +41,7 @@ function peakRssMb(pid: number): number {
 }
 
 async function pipeline() {
-  const env = createTestEnv({ LOG_LEVEL: "warn", WORKER_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? "ingest=2,embed=4" });
+  const env = createTestEnv({ LOG_LEVEL: "warn", WORKER_CONCURRENCY: CONCURRENCY });
   const api = spawnQuarry("api/main.ts", { ...env.env, LOG_LEVEL: "info" });
   const worker = spawnQuarry("workers/main.ts", { ...env.env, LOG_LEVEL: "info" });
   try {
@@ -93,6 +94,7 @@ const result = {
   files: FILES,
   rounds: ROUNDS,
   embedder: "local (quarry-hash-v1, no network)",
+  worker_concurrency: CONCURRENCY,
   raw_pdf_parse: { ...raw, pagesPerSecond: Math.round(raw.pagesPerSecond) },
   pipeline: { ...whole, pagesPerSecond: Math.round(whole.pagesPerSecond) },
   ratio_pipeline_to_raw: Number((whole.pagesPerSecond / raw.pagesPerSecond).toFixed(2)),
