@@ -13,6 +13,7 @@ import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
 import { EmbeddedVectorStore } from "./vector-store/embedded.vector-store.ts";
+import { QdrantVectorStore } from "./vector-store/qdrant.vector-store.ts";
 import type { VectorStore } from "./vector-store/vector-store.ts";
 
 /** Everything a process needs from the outside world, built once and closed once. */
@@ -34,7 +35,9 @@ export interface Deps {
   close(): Promise<void>;
 }
 
+/** Qdrant when `QDRANT_URL` is set, else the embedded store under `DATA_DIR/vectors`. */
 export function createVectorStore(config: Config): VectorStore {
+  if (config.QDRANT_URL) return new QdrantVectorStore({ url: config.QDRANT_URL, apiKey: config.QDRANT_API_KEY });
   return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
 }
 

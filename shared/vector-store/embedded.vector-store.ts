@@ -181,6 +181,44 @@ export class EmbeddedVectorStore implements VectorStore {
     return table.countRows(where.join(" AND "));
   }
 
+  async snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }> {
+    const names = this.names(ref);
+    const target = await lancedb.connect(dir);
+    try {
+      let points = 0;
+      for (const name of [names.points, names.docs]) {
+        const table = await this.open(name);
+        if (!table) continue;
+        // One read at one table version: a consistent copy even while workers write.
+        const data = await table.query().toArrow();
+        if (name === names.points) points = data.numRows;
+        if (data.numRows > 0) await target.createTable(name, data, { mode: "overwrite" });
+        else await target.createEmptyTable(name, data.schema, { mode: "overwrite" });
+      }
+      return { points };
+    } finally {
+      target.close();
+    }
+  }
+
+  async restore(ref: CollectionRef, dir: string): Promise<void> {
+    const names = this.names(ref);
+    const source = await lancedb.connect(dir);
+    const db = await this.db();
+    try {
+      for (const name of [names.points, names.docs]) {
+        const table = await source.openTable(name).catch(() => undefined);
+        if (!table) throw new Error(`snapshot in ${dir} has no table ${name}`);
+        const data = await table.query().toArrow();
+        this.tables.delete(name);
+        if (data.numRows > 0) await db.createTable(name, data, { mode: "overwrite" });
+        else await db.createEmptyTable(name, data.schema, { mode: "overwrite" });
+      }
+    } finally {
+      source.close();
+    }
+  }
+
   async ping(): Promise<void> {
     await (await this.db()).tableNames();
   }

@@ -20,7 +20,7 @@ const operators = z
   .refine((o) => Object.keys(o).length > 0, "an operator object needs at least one of $eq, $in, $gt, $gte, $lt, $lte");
 
 export const filterSchema = z
-  .record(z.string().regex(/^[A-Za-z_][\w.-]{0,63}$/, "metadata keys are letters, digits, _ . - (max 64)"), z.union([scalar, operators]))
+  .record(z.string().regex(/^[A-Za-z_][\w-]{0,63}$/, "metadata keys are letters, digits, _ and - (max 64), not nested paths"), z.union([scalar, operators]))
   .refine((f) => Object.keys(f).length <= 32, "at most 32 conditions");
 
 export type Scalar = z.infer<typeof scalar>;

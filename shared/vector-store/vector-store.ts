@@ -53,6 +53,13 @@ export interface VectorStore {
   deleteDocument(ref: CollectionRef, documentId: string): Promise<void>;
   /** Number of points in the collection, or of one document. */
   count(ref: CollectionRef, documentId?: string): Promise<number>;
+  /**
+   * Writes a consistent copy of one generation's points (vectors, ids, payloads) into `dir`, for
+   * backups. Returns how many points it holds.
+   */
+  snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }>;
+  /** Replaces the generation's points with those of a snapshot written by `snapshot(ref, dir)`. */
+  restore(ref: CollectionRef, dir: string): Promise<void>;
   /** Throws when the store cannot be reached (used by `/ready`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CollectionRef, VectorPoint, VectorStore } from "../../shared/vector-store/vector-store.ts";
 
@@ -120,6 +123,46 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       const hits = await store.search(c, unit([0, 1]), { topK: 5 });
       expect(hits.map((h) => h.documentId)).toEqual([keep]);
       expect(await store.search(c, unit([1]), { topK: 5, filter: { any: "thing" } })).toEqual([]);
+    });
+
+    it("keeps vector generations apart and drops one or all of them", async () => {
+      const base = { ...ref(), version: 0 };
+      const next = { ...base, version: 1 };
+      await store.ensureCollection(base, DIM);
+      await store.ensureCollection(next, DIM);
+      await store.upsert(base, [point(randomUUID(), 0, [1])]);
+      await store.upsert(next, [point(randomUUID(), 0, [0, 1]), point(randomUUID(), 1, [0, 1])]);
+      expect(await store.count(base)).toBe(1);
+      expect(await store.count(next)).toBe(2);
+      await store.dropCollection(base);
+      expect(await store.count(base)).toBe(0);
+      expect(await store.count(next)).toBe(2);
+      await store.dropCollection({ tenantId: base.tenantId, collectionId: base.collectionId });
+      expect(await store.count(next)).toBe(0);
+    });
+
+    it("restores a snapshot so that search answers exactly as it did when it was taken", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const a = randomUUID();
+      const b = randomUUID();
+      await store.upsert(c, [point(a, 0, [1, 0.2], { tag: "keep" }), point(a, 1, [0.3, 1], { tag: "keep" }), point(b, 0, [1, 1], { tag: "other" })]);
+      const query = unit([1, 0.5]);
+      const before = await store.search(c, query, { topK: 10 });
+      const filteredBefore = await store.search(c, query, { topK: 10, filter: { tag: "keep" } });
+      const dir = mkdtempSync(path.join(tmpdir(), "quarry-snapshot-"));
+      try {
+        expect(await store.snapshot(c, dir)).toEqual({ points: 3 });
+        await store.deleteDocument(c, a);
+        await store.upsert(c, [point(randomUUID(), 0, [1, 0.5], { tag: "keep" })]);
+        expect(await store.search(c, query, { topK: 10 })).not.toEqual(before);
+        await store.restore(c, dir);
+        expect(await store.search(c, query, { topK: 10 })).toEqual(before);
+        expect(await store.search(c, query, { topK: 10, filter: { tag: "keep" } })).toEqual(filteredBefore);
+        expect(await store.count(c)).toBe(3);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("answers ping while it is reachable", async () => {

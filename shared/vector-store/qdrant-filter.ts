@@ -1,0 +1,49 @@
+import type { Schemas } from "@qdrant/js-client-rest";
+import type { Condition, Filter, Scalar } from "./filter.ts";
+
+type QdrantFilter = Schemas["Filter"];
+type QdrantCondition = Schemas["Condition"];
+
+/** The payload path of a metadata key (quoted when it holds characters outside \w). */
+export function metadataPath(key: string): string {
+  return /^\w+$/.test(key) ? `metadata.${key}` : `metadata."${key}"`;
+}
+
+function equals(key: string, value: Scalar): QdrantCondition {
+  // Qdrant matches keywords, integers and booleans exactly; a fractional number needs a range.
+  if (typeof value === "number" && !Number.isInteger(value)) return { key, range: { gte: value, lte: value } };
+  return { key, match: { value } };
+}
+
+function anyOf(key: string, values: Scalar[]): QdrantCondition {
+  if (values.every((v) => typeof v === "string")) return { key, match: { any: values as string[] } };
+  if (values.every((v) => typeof v === "number" && Number.isInteger(v))) return { key, match: { any: values as number[] } };
+  return { should: values.map((v) => equals(key, v)) };
+}
+
+function translateCondition(key: string, condition: Condition): QdrantCondition[] {
+  const path = metadataPath(key);
+  if (typeof condition !== "object") return [equals(path, condition)];
+  const out: QdrantCondition[] = [];
+  if (condition.$eq !== undefined) out.push(equals(path, condition.$eq));
+  if (condition.$in !== undefined) out.push(anyOf(path, condition.$in));
+  const range: Schemas["Range"] = {};
+  if (condition.$gt !== undefined) range.gt = condition.$gt;
+  if (condition.$gte !== undefined) range.gte = condition.$gte;
+  if (condition.$lt !== undefined) range.lt = condition.$lt;
+  if (condition.$lte !== undefined) range.lte = condition.$lte;
+  if (Object.keys(range).length > 0) out.push({ key: path, range });
+  return out;
+}
+
+/**
+ * Translates the API's filter language to a Qdrant filter, always scoped to the tenant (and, when
+ * given, one document). Semantics match `matchesFilter`: all keys must hold; Qdrant matches an
+ * array payload when any element matches, as the reference does.
+ */
+export function toQdrantFilter(tenantId: string, filter?: Filter, documentId?: string): QdrantFilter {
+  const must: QdrantCondition[] = [{ key: "tenant_id", match: { value: tenantId } }];
+  if (documentId) must.push({ key: "document_id", match: { value: documentId } });
+  for (const [key, condition] of Object.entries(filter ?? {})) must.push(...translateCondition(key, condition));
+  return { must };
+}

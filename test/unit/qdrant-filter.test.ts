@@ -1,0 +1,55 @@
+import type { Schemas } from "@qdrant/js-client-rest";
+import { describe, expect, it } from "vitest";
+import { filterSchema } from "../../shared/vector-store/filter.ts";
+import { metadataPath, toQdrantFilter } from "../../shared/vector-store/qdrant-filter.ts";
+
+const tenant: Schemas["Condition"] = { key: "tenant_id", match: { value: "acme" } };
+const translate = (filter: unknown) => toQdrantFilter("acme", filterSchema.parse(filter));
+
+describe("toQdrantFilter", () => {
+  it("always scopes to the tenant, and to a document when given", () => {
+    expect(toQdrantFilter("acme")).toEqual({ must: [tenant] });
+    expect(toQdrantFilter("acme", undefined, "d1")).toEqual({ must: [tenant, { key: "document_id", match: { value: "d1" } }] });
+  });
+
+  it("translates equality on strings, integers and booleans to match.value", () => {
+    expect(translate({ user_id: "42", page: 3, draft: false })).toEqual({
+      must: [
+        tenant,
+        { key: "metadata.user_id", match: { value: "42" } },
+        { key: "metadata.page", match: { value: 3 } },
+        { key: "metadata.draft", match: { value: false } },
+      ],
+    });
+  });
+
+  it("turns equality on a fractional number into a closed range (Qdrant matches only integers)", () => {
+    expect(translate({ score: 0.5 }).must).toContainEqual({ key: "metadata.score", range: { gte: 0.5, lte: 0.5 } });
+  });
+
+  it("translates $in to match.any for strings or integers, and to should for mixed values", () => {
+    expect(translate({ tag: { $in: ["a", "b"] } }).must).toContainEqual({ key: "metadata.tag", match: { any: ["a", "b"] } });
+    expect(translate({ n: { $in: [1, 2] } }).must).toContainEqual({ key: "metadata.n", match: { any: [1, 2] } });
+    expect(translate({ x: { $in: ["a", 1, true] } }).must).toContainEqual({
+      should: [
+        { key: "metadata.x", match: { value: "a" } },
+        { key: "metadata.x", match: { value: 1 } },
+        { key: "metadata.x", match: { value: true } },
+      ],
+    });
+  });
+
+  it("translates the range operators into one range condition", () => {
+    expect(translate({ year: { $gte: 2020, $lt: 2025 } }).must).toContainEqual({ key: "metadata.year", range: { gte: 2020, lt: 2025 } });
+    expect(translate({ year: { $gt: 1, $lte: 9 } }).must).toContainEqual({ key: "metadata.year", range: { gt: 1, lte: 9 } });
+  });
+
+  it("combines $eq with a range on the same key", () => {
+    expect(translate({ v: { $eq: 3, $gte: 1 } }).must).toEqual([tenant, { key: "metadata.v", match: { value: 3 } }, { key: "metadata.v", range: { gte: 1 } }]);
+  });
+
+  it("quotes keys that are not plain words", () => {
+    expect(metadataPath("user_id")).toBe("metadata.user_id");
+    expect(metadataPath("content-type")).toBe('metadata."content-type"');
+  });
+});
