@@ -67,6 +67,12 @@ export class CollectionsRepository {
     return rowCount === 1;
   }
 
+  /** Every active collection of every tenant (operations tools only). */
+  async listAllActive(): Promise<CollectionRow[]> {
+    const { rows } = await this.db.query(`${SELECT} WHERE c.status = 'active' ORDER BY c.created_at`);
+    return rows;
+  }
+
   /** Any collection by id, whatever its status (workers use it). */
   async findById(id: string): Promise<CollectionRow | undefined> {
     const { rows } = await this.db.query(`${SELECT} WHERE c.id = $1`, [id]);

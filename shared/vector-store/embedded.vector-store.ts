@@ -181,6 +181,29 @@ export class EmbeddedVectorStore implements VectorStore {
     return table.countRows(where.join(" AND "));
   }
 
+  async *scan(ref: CollectionRef, batchSize = 1000): AsyncIterable<VectorPoint[]> {
+    const names = this.names(ref);
+    const table = await this.open(names.points);
+    const docs = await this.open(names.docs);
+    if (!table || !docs) return;
+    const tenant = `tenant_id = ${sqlString(ref.tenantId)}`;
+    const metadata = new Map(
+      (await docs.query().where(tenant).select(["document_id", "metadata"]).toArray()).map((r) => [String(r.document_id), JSON.parse(String(r.metadata))]),
+    );
+    let batch: VectorPoint[] = [];
+    for await (const records of table.query().where(tenant).select(["id", "vector", "document_id", "chunk_index"])) {
+      for (const row of records.toArray()) {
+        const documentId = String(row.document_id);
+        batch.push({ id: String(row.id), vector: Array.from(row.vector as Iterable<number>), documentId, chunkIndex: Number(row.chunk_index), metadata: metadata.get(documentId) ?? {} });
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   async snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }> {
     const names = this.names(ref);
     const target = await lancedb.connect(dir);

@@ -167,6 +167,29 @@ export class QdrantVectorStore implements VectorStore {
     }
   }
 
+  async *scan(ref: CollectionRef, batchSize = 1000): AsyncIterable<VectorPoint[]> {
+    const name = QdrantVectorStore.collectionName(ref);
+    let offset: Schemas["ExtendedPointId"] | undefined;
+    do {
+      let page: Schemas["ScrollResult"];
+      try {
+        page = await this.client.scroll(name, { filter: toQdrantFilter(ref.tenantId), limit: batchSize, with_vector: true, with_payload: true, ...(offset !== undefined ? { offset } : {}) });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw storeError(err, "scrolling points");
+      }
+      const points = page.points.map((p) => ({
+        id: String(p.id),
+        vector: p.vector as number[],
+        documentId: String(p.payload?.document_id),
+        chunkIndex: Number(p.payload?.chunk_index),
+        metadata: (p.payload?.metadata ?? {}) as Record<string, unknown>,
+      }));
+      if (points.length > 0) yield points;
+      offset = (page.next_page_offset as Schemas["ExtendedPointId"] | null | undefined) ?? undefined;
+    } while (offset !== undefined && offset !== null);
+  }
+
   /** Creates a Qdrant collection snapshot, downloads it into `dir`, and removes it from the server. */
   async snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }> {
     const name = QdrantVectorStore.collectionName(ref);

@@ -53,6 +53,8 @@ export interface VectorStore {
   deleteDocument(ref: CollectionRef, documentId: string): Promise<void>;
   /** Number of points in the collection, or of one document. */
   count(ref: CollectionRef, documentId?: string): Promise<number>;
+  /** Every point of a generation, in batches (vectors and metadata included): for copying between stores. */
+  scan(ref: CollectionRef, batchSize?: number): AsyncIterable<VectorPoint[]>;
   /**
    * Writes a consistent copy of one generation's points (vectors, ids, payloads) into `dir`, for
    * backups. Returns how many points it holds.

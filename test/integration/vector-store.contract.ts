@@ -165,6 +165,27 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       }
     });
 
+    it("scans every point of a generation with its vector and metadata, for copying between stores", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const docs = [randomUUID(), randomUUID()];
+      // Metadata belongs to the document: every point of a document carries the same.
+      const written = Array.from({ length: 25 }, (_, i) => point(docs[i % 2]!, i, [1, i / 10], { n: i % 2 }));
+      await store.upsert(c, written);
+      const seen: VectorPoint[] = [];
+      for await (const batch of store.scan(c, 10)) {
+        expect(batch.length).toBeLessThanOrEqual(10);
+        seen.push(...batch);
+      }
+      expect(seen).toHaveLength(25);
+      const byId = new Map(seen.map((p) => [p.id, p]));
+      for (const p of written) {
+        const got = byId.get(p.id)!;
+        expect(got).toMatchObject({ documentId: p.documentId, chunkIndex: p.chunkIndex, metadata: p.metadata });
+        got.vector.forEach((v, i) => expect(v).toBeCloseTo(p.vector[i]!, 5));
+      }
+    });
+
     it("answers ping while it is reachable", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });
