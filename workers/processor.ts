@@ -15,6 +15,8 @@ export interface JobContext<N extends JobName = JobName> {
    * child is left to wait for.
    */
   fanOut(children: Array<JobPayload<"embed_chunks">>, next: JobData<N>): Promise<void>;
+  /** Parks the job until its children have finished; returns at once when none is pending. */
+  waitForChildren(): Promise<void>;
   /** Puts the whole queue on hold for `ms` and re-queues this job (provider budget spent). */
   rateLimited(ms: number): Promise<never>;
   signal?: AbortSignal;

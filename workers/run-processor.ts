@@ -2,7 +2,8 @@ import { RateLimitError, UnrecoverableError, WaitingChildrenError, type Job, typ
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors/app-error.ts";
 import { isInternalJob, isJobName, jobSchemas, type JobData, type JobName } from "../shared/queues/job-schemas.ts";
-import { onFinalFailure } from "./final-failure.ts";
+import { recordFinalFailure } from "../shared/use-cases/job-outcomes.ts";
+import { failureFromReason } from "../shared/use-cases/reconcile-jobs.ts";
 import type { JobContext, Processor } from "./processor.ts";
 import { processors } from "./processors/index.ts";
 
@@ -41,7 +42,7 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       return { skipped: true };
     }
 
-    const ctx: JobContext = {
+    const ctx: JobContext<JobName> = {
       deps,
       logger,
       job,
@@ -51,12 +52,16 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
         if (!internal) await deps.jobs.setProgress(jobId, percent);
       },
       async fanOut(children, next) {
+        // Stable ids: a parse step that runs again re-adds the same batches, which BullMQ ignores.
         for (const [i, child] of children.entries()) {
-          await deps.producer.enqueue("embed_chunks", `${jobId}-${job.attemptsMade}-b${i}`, child, {
+          await deps.producer.enqueue("embed_chunks", `${jobId}-b${i}`, child, {
             parent: { id: jobId, queue: job.queueQualifiedName },
           });
         }
         await job.updateData(next);
+        await ctx.waitForChildren();
+      },
+      async waitForChildren() {
         if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
       },
       async rateLimited(ms) {
@@ -77,11 +82,24 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       const { code, message, retryable } = classify(err);
       const attempts = job.opts.attempts ?? 1;
       const final = !retryable || job.attemptsMade + 1 >= attempts;
-      if (!internal) await deps.jobs.markFailed(jobId, { code, message }, final);
-      if (final) await onFinalFailure(deps, name, parsed.data as JobData<JobName>, { code, message });
+      if (final) await recordFinalFailure(deps, name, jobId, parsed.data as JobData<JobName>, { code, message });
+      else if (!internal) await deps.jobs.markFailed(jobId, { code, message }, false);
       logger[final ? "error" : "warn"]({ err, code, final, ms: Date.now() - started }, final ? "job failed" : "job failed; will retry");
       if (!retryable) throw new UnrecoverableError(`${code}: ${message}`);
       throw err;
     }
   };
+}
+
+/**
+ * Records a job that BullMQ has failed for good, if the processor did not get to (a job that
+ * stalled more than `maxStalledCount` times never reaches it). Idempotent: rows that have already
+ * ended are left alone.
+ */
+export async function settleFailedJob(deps: Deps, job: Job, err: Error): Promise<void> {
+  if (!isJobName(job.name) || (await job.getState()) !== "failed") return;
+  const parsed = jobSchemas[job.name].safeParse(job.data);
+  if (!parsed.success) return;
+  const { code, message } = err instanceof AppError ? err : failureFromReason(err.message);
+  await recordFinalFailure(deps, job.name, job.id!, parsed.data as JobData<JobName>, { code, message });
 }

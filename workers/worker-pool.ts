@@ -4,7 +4,7 @@ import type { Deps } from "../shared/deps.ts";
 import { createRedis } from "../shared/queues/connection.ts";
 import { BACKOFF_TYPE } from "../shared/queues/registry.ts";
 import { backoffDelay } from "./backoff.ts";
-import { createJobHandler } from "./run-processor.ts";
+import { createJobHandler, settleFailedJob } from "./run-processor.ts";
 
 /** Default concurrency per queue: parsing is CPU-bound, deletes and embedding calls wait on I/O. */
 const DEFAULT_CONCURRENCY: Record<QueueName, number> = { ingest: 2, embed: 4, backup: 1, workflow: 4 };
@@ -39,6 +39,10 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
     });
     byQueue.set(queue, worker);
     worker.on("error", (err) => logger.error({ err, queue }, "worker error"));
+    // Backstop for failures BullMQ decides without the processor (a job stalled too often).
+    worker.on("failed", (job, err) => {
+      if (job) settleFailedJob(deps, job, err).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, "could not record a failed job"));
+    });
     logger.info({ queue, concurrency }, "worker started");
     return worker;
   });

@@ -35,6 +35,7 @@ export function readMultipart(req: Request, maxFileSize: number): Promise<Multip
       if (failed) return;
       failed = true;
       req.unpipe(parser);
+      parser.removeAllListeners("close");
       req.resume(); // drain the rest so the response can be sent
       reject(err);
     };
@@ -62,6 +63,11 @@ export function readMultipart(req: Request, maxFileSize: number): Promise<Multip
     parser.on("close", () => {
       if (!failed) resolve({ file, fields });
     });
+    // A client that disconnects mid-upload must not leave this promise pending.
+    req.once("close", () => {
+      if (!req.complete) fail(validationError("the upload was interrupted before the body was complete"));
+    });
+    req.once("error", (err) => fail(validationError(`the upload was interrupted: ${err.message}`)));
     req.pipe(parser);
   });
 }

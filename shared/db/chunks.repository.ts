@@ -63,14 +63,15 @@ export class ChunksRepository {
     collectionId: string,
     from: { document_id: string; chunk_index: number },
     to: { document_id: string; chunk_index: number },
+    options: { readyOnly?: boolean } = {},
   ): Promise<Array<{ document_id: string; chunk_index: number; text: string; token_count: number; metadata: Record<string, unknown> }>> {
     const { rows } = await this.db.query(
       `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, d.metadata
        FROM chunks ch JOIN documents d ON d.id = ch.document_id
-       WHERE ch.collection_id = $1 AND d.status <> 'deleting'
+       WHERE ch.collection_id = $1 AND d.status <> 'deleting' AND (NOT $6 OR d.status = 'ready')
          AND (ch.document_id, ch.chunk_index) >= ($2::uuid, $3::int) AND (ch.document_id, ch.chunk_index) <= ($4::uuid, $5::int)
        ORDER BY ch.document_id, ch.chunk_index`,
-      [collectionId, from.document_id, from.chunk_index, to.document_id, to.chunk_index],
+      [collectionId, from.document_id, from.chunk_index, to.document_id, to.chunk_index, options.readyOnly ?? false],
     );
     return rows;
   }

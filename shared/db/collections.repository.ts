@@ -79,6 +79,20 @@ export class CollectionsRepository {
     return rows[0];
   }
 
+  /**
+   * Share-locks an active collection for the upload transaction; false when a re-embed runs.
+   * `startReembed` takes the row lock, so the two cannot interleave.
+   */
+  async lockForUpload(client: DbClient, id: string): Promise<boolean> {
+    const { rows } = await client.query(`SELECT reembed_job_id FROM collections WHERE id = $1 AND status = 'active' FOR SHARE`, [id]);
+    return rows.length === 1 && rows[0].reembed_job_id === null;
+  }
+
+  /** Locks the collection row for a re-embed start (waits for uploads in flight to commit). */
+  async lockForReembed(client: DbClient, id: string): Promise<void> {
+    await client.query(`SELECT 1 FROM collections WHERE id = $1 FOR UPDATE`, [id]);
+  }
+
   /** Marks a re-embed as running; false when one already is. */
   async startReembed(client: DbClient, tenantId: string, id: string, jobId: string, spec: EmbeddingSpec): Promise<boolean> {
     const { rowCount } = await client.query(
@@ -89,17 +103,23 @@ export class CollectionsRepository {
     return rowCount === 1;
   }
 
-  /** Switches the collection to the new generation and embedding spec. */
-  async finishReembed(id: string, spec: EmbeddingSpec, version: number): Promise<void> {
+  /** Switches the collection to the new generation and spec, once: only while `jobId` runs the re-embed. */
+  async finishReembed(id: string, jobId: string, spec: EmbeddingSpec, version: number): Promise<void> {
     await this.db.query(
-      `UPDATE collections SET embedding = $2, vector_version = $3, reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
-       WHERE id = $1`,
-      [id, spec, version],
+      `UPDATE collections SET embedding = $3, vector_version = $4, reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
+       WHERE id = $1 AND reembed_job_id = $2`,
+      [id, jobId, spec, version],
     );
   }
 
-  async abandonReembed(id: string): Promise<void> {
-    await this.db.query(`UPDATE collections SET reembed_job_id = NULL, pending_embedding = NULL, updated_at = now() WHERE id = $1`, [id]);
+  /** Ends a re-embed without switching; false when `jobId` was not (or no longer) running one. */
+  async abandonReembed(id: string, jobId?: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE collections SET reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
+       WHERE id = $1 AND reembed_job_id IS NOT NULL AND ($2::uuid IS NULL OR reembed_job_id = $2)`,
+      [id, jobId ?? null],
+    );
+    return rowCount === 1;
   }
 
   async remove(id: string): Promise<void> {

@@ -98,11 +98,16 @@ export class DocumentsRepository {
     return rows[0]?.content;
   }
 
-  async setStatus(id: string, status: DocumentStatus, error?: { code: string; message: string }): Promise<void> {
+  async markProcessing(id: string): Promise<void> {
+    await this.db.query(`UPDATE documents SET status = 'processing', updated_at = now() WHERE id = $1 AND status IN ('queued', 'processing')`, [id]);
+  }
+
+  /** Ends ingestion as failed; the first failure recorded stays (a document fails once). */
+  async markFailed(id: string, error: { code: string; message: string }): Promise<void> {
     await this.db.query(
-      `UPDATE documents SET status = $2, error_code = $3, error_message = $4, updated_at = now()
-       WHERE id = $1 AND status <> 'deleting'`,
-      [id, status, error?.code ?? null, error?.message ?? null],
+      `UPDATE documents SET status = 'failed', error_code = $2, error_message = $3, updated_at = now()
+       WHERE id = $1 AND status IN ('queued', 'processing')`,
+      [id, error.code, error.message],
     );
   }
 
@@ -122,6 +127,20 @@ export class DocumentsRepository {
       [id],
     );
     await this.db.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
+  }
+
+  /** Removes a document that was never accepted (its job could not be queued). */
+  async discard(id: string): Promise<void> {
+    await this.db.query(`DELETE FROM documents WHERE id = $1 AND status = 'queued'`, [id]);
+  }
+
+  /** Ids among `ids` that are gone or being deleted. */
+  async missingOrDeleting(ids: string[]): Promise<string[]> {
+    const { rows } = await this.db.query(
+      `SELECT k.id FROM unnest($1::uuid[]) AS k(id) LEFT JOIN documents d ON d.id = k.id WHERE d.id IS NULL OR d.status = 'deleting'`,
+      [ids],
+    );
+    return rows.map((r: { id: string }) => r.id);
   }
 
   /** Documents of the collection still being ingested. */

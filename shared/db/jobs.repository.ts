@@ -104,18 +104,25 @@ export class JobsRepository {
     );
   }
 
+  /** Ends the job as succeeded, unless it has already ended (a job ends once). */
   async markSucceeded(id: string, result: object): Promise<void> {
     await this.db.query(
-      `UPDATE jobs SET status = 'succeeded', progress = 100, result = $2, error = NULL, finished_at = now(), updated_at = now() WHERE id = $1`,
+      `UPDATE jobs SET status = 'succeeded', progress = 100, result = $2, error = NULL, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND status IN ('queued', 'running')`,
       [id, result],
     );
   }
 
-  /** `final` ends the job; otherwise it goes back to `queued` to wait for its next attempt. */
+  /**
+   * `final` ends the job as failed (unless it has already ended: the first failure recorded is the
+   * real one); otherwise a running job goes back to `queued` to wait for its next attempt.
+   */
   async markFailed(id: string, error: { code: string; message: string }, final: boolean): Promise<void> {
     await this.db.query(
-      `UPDATE jobs SET status = $3, error = $2, finished_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now() WHERE id = $1`,
-      [id, error, final ? "failed" : "queued"],
+      final
+        ? `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')`
+        : `UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`,
+      [id, error],
     );
   }
 

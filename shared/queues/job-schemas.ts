@@ -31,6 +31,8 @@ export const jobSchemas = {
     collection_id: z.uuid(),
     embedding: embeddingSpec,
     step: z.enum(["plan", "finalize"]).default("plan"),
+    /** The generation the plan step wrote to; finalize switches to exactly this one. */
+    target_version: z.number().int().min(1).optional(),
   }),
   /** Internal: embed the chunks from..to (inclusive, in (document, index) order) and upsert them. */
   embed_chunks: z.object({
@@ -44,6 +46,8 @@ export const jobSchemas = {
     parent_job_id: z.uuid(),
     /** Progress of the parent: base + span × done / total. */
     progress: z.object({ base: z.number(), span: z.number() }),
+    /** Re-embeds take only chunks of ready documents (failed ones may sit between the keys). */
+    ready_only: z.boolean().default(false),
   }),
   /** Internal: re-enqueues jobs that Postgres has but Redis lost. */
   reconcile_jobs: z.object({

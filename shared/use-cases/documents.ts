@@ -19,6 +19,12 @@ export interface DocumentInput {
   callbackUrl?: string | null;
 }
 
+const busyReembedding = () =>
+  new AppError("COLLECTION_BUSY", "the collection is being re-embedded; upload again when its re-embed job has ended", {
+    httpStatus: 409,
+    retryAfter: 30,
+  });
+
 export type AcceptResult = { created: true; document: DocumentRow; job: JobRow } | { created: false; document: DocumentRow; job: JobRow | undefined };
 
 /**
@@ -27,12 +33,7 @@ export type AcceptResult = { created: true; document: DocumentRow; job: JobRow }
  */
 export async function acceptDocument(deps: Deps, tenantId: string, collectionId: string, input: DocumentInput): Promise<AcceptResult> {
   const collection = await getCollection(deps, tenantId, collectionId);
-  if (collection.reembed_job_id) {
-    throw new AppError("COLLECTION_BUSY", "the collection is being re-embedded; upload again when its re-embed job has ended", {
-      httpStatus: 409,
-      retryAfter: 30,
-    });
-  }
+  if (collection.reembed_job_id) throw busyReembedding();
   assertSupportedType(input.mimeType);
   const sha256 = createHash("sha256").update(input.content).digest("hex");
   const existing = await deps.documents.findBySha(tenantId, collectionId, sha256);
@@ -40,6 +41,8 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
 
   const documentId = randomUUID();
   const accepted = await withTransaction(deps.db, async (client) => {
+    // Holds off a re-embed from starting until this document is committed (it would miss it).
+    if (!(await deps.collections.lockForUpload(client, collectionId))) throw busyReembedding();
     const document = await deps.documents.insertWithSource(
       client,
       {
@@ -71,7 +74,8 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
     if (!winner) throw notFound("document");
     return { created: false, document: winner, job: await deps.jobs.latestFor(winner.id) };
   }
-  await dispatchJob(deps, accepted.job, (error) => deps.documents.setStatus(documentId, "failed", error));
+  // Redis refused the job: the document was never accepted, so it must not block a later retry.
+  await dispatchJob(deps, accepted.job, () => deps.documents.discard(documentId));
   return { created: true, ...accepted };
 }
 
@@ -103,7 +107,7 @@ export async function prepareDocument(
   const content = await deps.documents.source(document.id);
   if (!content) throw permanent("SOURCE_MISSING", "the document's uploaded bytes are no longer stored; upload it again");
 
-  await deps.documents.setStatus(document.id, "processing");
+  await deps.documents.markProcessing(document.id);
   const { config } = deps;
   const started = performance.now();
   const parsed = await deps.parser.parse(content, document.mime_type, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP });

@@ -53,7 +53,7 @@ export type EmbedOutcome = { done: number } | { retryInMs: number };
  * and report progress to the parent job.
  */
 export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">): Promise<EmbedOutcome> {
-  const chunks = await deps.chunks.range(payload.collection_id, payload.from, payload.to);
+  const chunks = await deps.chunks.range(payload.collection_id, payload.from, payload.to, { readyOnly: payload.ready_only });
   if (chunks.length === 0) return { done: 0 }; // the document was deleted meanwhile
   const tokens = chunks.reduce((sum, c) => sum + c.token_count, 0);
   const wait = await reserveTokens(deps.redis, deps.config.QUEUE_PREFIX, tokens, deps.config.EMBED_RATE_LIMIT_TPM);
@@ -71,6 +71,10 @@ export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">):
       metadata: c.metadata,
     })),
   );
+  // A document deleted while this batch was embedding: its delete job may already have run, so
+  // remove what this batch just wrote for it (the status flips to `deleting` before that job runs).
+  const gone = await deps.documents.missingOrDeleting([...new Set(chunks.map((c) => c.document_id))]);
+  for (const documentId of gone) await deps.vectorStore.deleteDocument(ref, documentId);
   await deps.jobs.addUnits(payload.parent_job_id, chunks.length, payload.progress.base, payload.progress.span);
   return { done: chunks.length };
 }

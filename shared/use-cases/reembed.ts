@@ -7,6 +7,8 @@ import type { JobPayload } from "../queues/job-schemas.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
 import { dispatchJob, recordJob } from "./jobs.ts";
 
+type ReembedPayload = { tenant_id: string; collection_id: string; embedding: EmbeddingSpec };
+
 /**
  * Starts a model migration: every chunk is embedded again with `embedding` into the collection's
  * next vector generation; searches keep using the current one until the job switches over. New
@@ -15,6 +17,8 @@ import { dispatchJob, recordJob } from "./jobs.ts";
 export async function requestReembed(deps: Deps, tenantId: string, collectionId: string, requested: Partial<EmbeddingSpec>): Promise<JobRow> {
   const spec = await deps.embedders.resolve(requested);
   const job = await withTransaction(deps.db, async (client) => {
+    // The row lock waits for uploads in flight (they share-lock it) and holds off new ones.
+    await deps.collections.lockForReembed(client, collectionId);
     const collection = await deps.collections.get(tenantId, collectionId, client);
     if (!collection) throw notFound("collection");
     if (collection.reembed_job_id) throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
@@ -35,53 +39,65 @@ export async function requestReembed(deps: Deps, tenantId: string, collectionId:
     }
     return row;
   });
-  await dispatchJob(deps, job, () => deps.collections.abandonReembed(collectionId));
+  await dispatchJob(deps, job, async () => {
+    await deps.collections.abandonReembed(collectionId, job.id);
+  });
   return job;
 }
 
 /** The plan step: create the next generation and batch every ready chunk into it. */
 export async function planReembed(
   deps: Deps,
-  payload: { tenant_id: string; collection_id: string; embedding: EmbeddingSpec },
+  payload: ReembedPayload,
   jobId: string,
-): Promise<Array<JobPayload<"embed_chunks">>> {
+): Promise<{ targetVersion: number; batches: Array<JobPayload<"embed_chunks">> }> {
   const collection = await deps.collections.findById(payload.collection_id);
   if (!collection || collection.status !== "active") throw permanent("COLLECTION_GONE", "the collection was deleted");
-  const version = collection.vector_version + 1;
-  const ref = { tenantId: payload.tenant_id, collectionId: collection.id, version };
+  if (collection.reembed_job_id !== jobId) throw permanent("REEMBED_SUPERSEDED", "this re-embed is no longer the collection's current one");
+  const targetVersion = collection.vector_version + 1;
+  const ref = { tenantId: payload.tenant_id, collectionId: collection.id, version: targetVersion };
   await deps.vectorStore.dropCollection(ref); // leftovers of an earlier, abandoned attempt
   await deps.vectorStore.ensureCollection(ref, payload.embedding.dimensions);
   const keys = await deps.chunks.readyKeys(collection.id);
   await deps.jobs.setUnits(jobId, keys.length, 5);
-  return batchJobs(planBatches(keys, deps.config.EMBED_BATCH_SIZE), {
+  const batches = batchJobs(planBatches(keys, deps.config.EMBED_BATCH_SIZE), {
     tenant_id: payload.tenant_id,
     collection_id: collection.id,
-    vector_version: version,
+    vector_version: targetVersion,
     embedding: payload.embedding,
     parent_job_id: jobId,
     progress: { base: 5, span: 94 },
+    ready_only: true,
   });
+  return { targetVersion, batches };
 }
 
-/** The last step: switch searches to the new generation and model, then drop the old vectors. */
+/**
+ * The last step: switch searches to the target generation and model, then drop the generation
+ * before it. Idempotent — a rerun after a crash switches nothing twice and drops only the old one.
+ */
 export async function finalizeReembed(
   deps: Deps,
-  payload: { tenant_id: string; collection_id: string; embedding: EmbeddingSpec },
+  payload: ReembedPayload & { target_version?: number },
+  jobId: string,
 ): Promise<{ collection_id: string; embedding: EmbeddingSpec; vector_version: number; chunk_count: number }> {
   const collection = await deps.collections.findById(payload.collection_id);
   if (!collection || collection.status !== "active") throw permanent("COLLECTION_GONE", "the collection was deleted");
-  const version = collection.vector_version + 1;
-  await deps.collections.finishReembed(collection.id, payload.embedding, version);
-  await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: collection.vector_version });
-  const chunkCount = await deps.vectorStore.count({ tenantId: payload.tenant_id, collectionId: collection.id, version });
-  return { collection_id: collection.id, embedding: payload.embedding, vector_version: version, chunk_count: chunkCount };
+  const target = payload.target_version;
+  if (!target) throw permanent("INVALID_PAYLOAD", "the re-embed job does not name its target generation");
+  if (collection.vector_version !== target) {
+    if (collection.reembed_job_id !== jobId) throw permanent("REEMBED_SUPERSEDED", "this re-embed is no longer the collection's current one");
+    await deps.collections.finishReembed(collection.id, jobId, payload.embedding, target);
+  }
+  await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: target - 1 });
+  const chunkCount = await deps.vectorStore.count({ tenantId: payload.tenant_id, collectionId: collection.id, version: target });
+  return { collection_id: collection.id, embedding: payload.embedding, vector_version: target, chunk_count: chunkCount };
 }
 
 /** A re-embed that failed for good leaves the collection as it was. */
-export async function abandonReembed(deps: Deps, payload: { tenant_id: string; collection_id: string }): Promise<void> {
+export async function abandonReembed(deps: Deps, payload: { tenant_id: string; collection_id: string }, jobId: string): Promise<void> {
   const collection = await deps.collections.findById(payload.collection_id);
-  if (!collection) return;
-  await deps.collections.abandonReembed(collection.id);
+  if (!collection || !(await deps.collections.abandonReembed(collection.id, jobId))) return;
   await deps.vectorStore
     .dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: collection.vector_version + 1 })
     .catch((err) => deps.logger.warn({ err }, "could not drop the abandoned vector generation"));

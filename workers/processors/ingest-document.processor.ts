@@ -6,6 +6,9 @@ export const ingestDocumentProcessor: Processor<"ingest_document"> = async (payl
   if (payload.step === "parse") {
     const batches = await prepareDocument(ctx.deps, payload, ctx.job.id!, ctx.progress);
     await ctx.fanOut(batches, { ...payload, step: "finalize" });
+  } else {
+    // A resumed job (or one retried after a crash between its steps) must still wait for its batches.
+    await ctx.waitForChildren();
   }
   return finalizeDocument(ctx.deps, payload);
 };

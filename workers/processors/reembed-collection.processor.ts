@@ -4,8 +4,10 @@ import type { Processor } from "../processor.ts";
 /** plan → (embed batches into the next generation) → switch over. */
 export const reembedCollectionProcessor: Processor<"reembed_collection"> = async (payload, ctx) => {
   if (payload.step === "plan") {
-    const batches = await planReembed(ctx.deps, payload, ctx.job.id!);
-    await ctx.fanOut(batches, { ...payload, step: "finalize" });
+    const { targetVersion, batches } = await planReembed(ctx.deps, payload, ctx.job.id!);
+    await ctx.fanOut(batches, { ...payload, step: "finalize", target_version: targetVersion });
+    return finalizeReembed(ctx.deps, { ...payload, target_version: targetVersion }, ctx.job.id!);
   }
-  return finalizeReembed(ctx.deps, payload);
+  await ctx.waitForChildren();
+  return finalizeReembed(ctx.deps, payload, ctx.job.id!);
 };

@@ -1,0 +1,121 @@
+import { UnrecoverableError, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embedChunks } from "../../shared/use-cases/embed-chunks.ts";
+import { finalizeReembed } from "../../shared/use-cases/reembed.ts";
+import { reconcileJobs } from "../../shared/use-cases/reconcile-jobs.ts";
+import { startWorkers } from "../../workers/worker-pool.ts";
+import { startTestStack, type TestStack } from "../helpers/app.ts";
+import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { REDIS_URL, TEST_KEYS, waitFor } from "../helpers/test-env.ts";
+
+let stack: TestStack;
+let client: ApiClient;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  client = apiClient(stack.url, TEST_KEYS.acme);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const settled = (jobId: string) =>
+  waitFor(async () => {
+    const job = (await client.get(`/v1/jobs/${jobId}`)).body;
+    return ["succeeded", "failed"].includes(job.status) ? job : undefined;
+  }, 30_000, `job ${jobId}`);
+
+/** Runs the real workers for the duration of `fn`. */
+async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
+  const pool = await startWorkers(stack.deps);
+  try {
+    return await fn();
+  } finally {
+    await pool.close();
+  }
+}
+
+describe("the reconciler", () => {
+  it("settles a job that BullMQ failed without the job record hearing of it", async () => {
+    const collection = (await client.post("/v1/collections", { name: "settle" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "a document whose job fails behind our back" });
+    // A bare BullMQ worker fails the job without touching Postgres (as when Postgres is down).
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const rogue = new Worker("ingest", async () => { throw new UnrecoverableError("DOCUMENT_CORRUPT: broken by the test"); }, { connection, prefix: stack.env.prefix });
+    await waitFor(async () => (await stack.deps.producer.queue("ingest").getJobState(res.body.job.id)) === "failed", 10_000, "the rogue failure");
+    await rogue.close();
+    connection.disconnect();
+    expect((await client.get(`/v1/jobs/${res.body.job.id}`)).body.status).toBe("queued");
+
+    const outcome = await reconcileJobs(stack.deps, 0);
+    expect(outcome.settled).toContain(res.body.job.id);
+    expect((await client.get(`/v1/jobs/${res.body.job.id}`)).body).toMatchObject({ status: "failed", error: { code: "DOCUMENT_CORRUPT", message: "broken by the test" } });
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body).toMatchObject({ status: "failed", error: { code: "DOCUMENT_CORRUPT" } });
+  });
+
+  it("re-enqueues a job that Redis lost, and it then runs to the end", async () => {
+    const collection = (await client.post("/v1/collections", { name: "lost" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "a document whose queue entry vanished" });
+    await stack.deps.producer.queue("ingest").remove(res.body.job.id);
+    expect(await stack.deps.producer.queue("ingest").getJobState(res.body.job.id)).toBe("unknown");
+    const outcome = await reconcileJobs(stack.deps, 0);
+    expect(outcome.requeued).toContain(res.body.job.id);
+    const job = await withWorkers(() => settled(res.body.job.id));
+    expect(job.status).toBe("succeeded");
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+  });
+});
+
+describe("races and reruns", () => {
+  it("a batch that embeds a document deleted meanwhile removes what it wrote", async () => {
+    const collection = (await client.post("/v1/collections", { name: "race" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "one paragraph\n\nanother paragraph" });
+    await withWorkers(() => settled(res.body.job.id));
+    const ref = { tenantId: "acme", collectionId: collection.id };
+    const doc = (await client.get(`/v1/documents/${res.body.document.id}`)).body;
+    // The batch has read its chunks and is embedding when the delete request and the delete job
+    // run; then the batch writes its vectors.
+    const real = stack.deps.vectorStore;
+    const racing = Object.create(real) as typeof real;
+    racing.upsert = async (r, points) => {
+      expect(await stack.deps.documents.markDeleting("acme", doc.id)).toBe(true);
+      await real.deleteDocument(r, doc.id);
+      await real.upsert(r, points);
+      expect(await real.count(ref, doc.id)).toBe(doc.chunk_count);
+    };
+    const outcome = await embedChunks({ ...stack.deps, vectorStore: racing }, {
+      tenant_id: "acme",
+      collection_id: collection.id,
+      vector_version: 0,
+      embedding: collection.embedding,
+      from: { document_id: doc.id, chunk_index: 0 },
+      to: { document_id: doc.id, chunk_index: doc.chunk_count - 1 },
+      parent_job_id: res.body.job.id,
+      progress: { base: 20, span: 79 },
+      ready_only: false,
+    });
+    expect(outcome).toEqual({ done: doc.chunk_count });
+    expect(await stack.deps.vectorStore.count(ref, doc.id)).toBe(0);
+  });
+
+  it("running the last step of a finished re-embed again changes nothing", async () => {
+    const collection = (await client.post("/v1/collections", { name: "rerun" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "vectors that must survive a rerun" });
+    const job = await withWorkers(async () => {
+      await settled(res.body.job.id);
+      const reembed = await client.post(`/v1/collections/${collection.id}/reembed`, { embedding: { provider: "local", dimensions: 128 } });
+      return settled(reembed.body.job.id);
+    });
+    expect(job).toMatchObject({ status: "succeeded", result: { vector_version: 1, chunk_count: 1 } });
+    const again = await finalizeReembed(
+      stack.deps,
+      { tenant_id: "acme", collection_id: collection.id, embedding: { provider: "local", model: "quarry-hash-v1", dimensions: 128 }, target_version: 1 },
+      job.id,
+    );
+    expect(again).toMatchObject({ vector_version: 1, chunk_count: 1 });
+    expect((await client.get(`/v1/collections/${collection.id}`)).body.embedding.dimensions).toBe(128);
+    const search = await client.post(`/v1/collections/${collection.id}/search`, { query: "vectors survive" });
+    expect(search.body.data).toHaveLength(1);
+  });
+});
