@@ -7,7 +7,12 @@ import { DocumentsRepository } from "./db/documents.repository.ts";
 import { JobsRepository } from "./db/jobs.repository.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, type Db } from "./db/pool.ts";
+import type { ChatModel } from "./chat-model/chat-model.ts";
+import { ExtractiveChatModel } from "./chat-model/extractive.chat-model.ts";
+import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
+import { ChatRepository } from "./db/chat.repository.ts";
 import { Embedders } from "./embeddings/embedders.ts";
+import { createOpenAIClient } from "./embeddings/openai.embedding-provider.ts";
 import type { Logger } from "./logging/logger.ts";
 import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
@@ -26,6 +31,9 @@ export interface Deps {
   producer: JobProducer;
   vectorStore: VectorStore;
   embedders: Embedders;
+  /** The chat model: OpenAI-compatible when OPENAI_API_KEY is set, else the extractive answerer. */
+  chatModel: ChatModel;
+  chat: ChatRepository;
   /** Parse threads; none start until a worker parses its first document. */
   parser: ParsePool;
   collections: CollectionsRepository;
@@ -39,6 +47,17 @@ export interface Deps {
 export function createVectorStore(config: Config): VectorStore {
   if (config.QDRANT_URL) return new QdrantVectorStore({ url: config.QDRANT_URL, apiKey: config.QDRANT_API_KEY });
   return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
+}
+
+export function createChatModel(config: Config): ChatModel {
+  if (!config.OPENAI_API_KEY) return new ExtractiveChatModel();
+  const client = createOpenAIClient({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.CHAT_TIMEOUT_MS,
+    maxRetries: config.OPENAI_MAX_RETRIES,
+  });
+  return new OpenAIChatModel(client, config.CHAT_MODEL);
 }
 
 /** Runs migrations (safe when several processes start at once) and connects everything. */
@@ -60,6 +79,8 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     producer,
     vectorStore,
     embedders: new Embedders(config),
+    chatModel: createChatModel(config),
+    chat: new ChatRepository(db),
     parser,
     collections: new CollectionsRepository(db),
     documents: new DocumentsRepository(db),

@@ -109,6 +109,8 @@ const base = z.object({
     EMBED_RATE_LIMIT_TPM: int(0).default(0),
     OPENAI_TIMEOUT_MS: int(1000).default(60_000),
     OPENAI_MAX_RETRIES: int(0, 10).default(2),
+    CHAT_TIMEOUT_MS: int(1000).default(60_000),
+    CHAT_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.3),
     JOB_ATTEMPTS: int(1, 50).default(5),
     SHUTDOWN_TIMEOUT_MS: int(1000).default(30_000),
     WORKER_LOCK_DURATION_MS: int(1000).default(60_000),

@@ -23,13 +23,25 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
+/** Words too common to say anything about a passage (English); they would drown the rare ones. */
+const STOP_WORDS = new Set(
+  `a about above after again against all am an and any are as at be because been before being below between both but by can could
+did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in
+into is it its itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same
+she should so some such than that the their theirs them themselves then there these they this those through to too under until up
+very was we were what when where which while who whom why will with would you your yours yourself yourselves`.split(/\s+/),
+);
+
 /** A light English suffix strip ("stores", "stored", "storing" → "stor"), enough for lexical matching. */
 function stem(word: string): string {
   if (word.length <= 4 || !/^[a-z]+$/.test(word)) return word;
   return word.replace(/(ing|ed|es|s|e)$/, "");
 }
 
-/** Lower-cased, NFKC-normalised terms: words, word bigrams, and character bigrams for CJK runs. */
+/**
+ * Lower-cased, NFKC-normalised terms: words (English stop words dropped, light suffix stripping),
+ * pairs of adjacent words, and character bigrams for CJK runs.
+ */
 export function terms(text: string): string[] {
   const words = text.normalize("NFKC").toLowerCase().match(WORD) ?? [];
   const out: string[] = [];
@@ -39,6 +51,10 @@ export function terms(text: string): string[] {
       const chars = [...word];
       if (chars.length === 1) out.push(word);
       for (let i = 0; i + 1 < chars.length; i++) out.push(chars[i]! + chars[i + 1]!);
+      previous = undefined;
+      continue;
+    }
+    if (STOP_WORDS.has(word)) {
       previous = undefined;
       continue;
     }

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { corpusFile } from "../helpers/corpus.ts";
+import { apiClient, uploadFile, type ApiClient } from "../helpers/http.ts";
+import { postForEvents } from "../helpers/sse.ts";
 import { spawnQuarry, type QuarryProcess } from "../helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor, type TestEnv } from "../helpers/test-env.ts";
 
@@ -66,6 +68,29 @@ describe("api and worker as separate processes", () => {
     expect(worker.logs.some((l) => l.msg === "job succeeded" && l.jobId === job.id)).toBe(true);
     expect(api.output()).not.toContain(TEST_KEYS.acme);
     expect(worker.output()).not.toContain("footnotes and endnotes");
+  });
+
+  it("answers a chat over an uploaded PDF with sources that cite the right document and page", { timeout: 60_000 }, async () => {
+    const collection = (await client.post("/v1/collections", { name: "papers" })).body;
+    const pdf = await uploadFile(String(client.baseUrl), TEST_KEYS.acme, collection.id, { name: "tracemonkey.pdf", content: corpusFile("pdf/tracemonkey.pdf") });
+    const other = await client.post(`/v1/collections/${collection.id}/documents`, { text: NEWS, title: "changelog" });
+    for (const jobId of [pdf.body.job.id, other.body.job.id]) {
+      await waitFor(async () => ((await client.get(`/v1/jobs/${jobId}`)).body.status === "succeeded" ? true : undefined), 30_000, "ingestion");
+    }
+    const { events } = await postForEvents(`${client.baseUrl}/v1/chat`, TEST_KEYS.acme, {
+      collection_ids: [collection.id],
+      message: "Which National Science Foundation grants sponsored this effort?",
+      stream: true,
+    });
+    const done = events.at(-1)!;
+    expect(done.event).toBe("done");
+    expect(done.data.mode).toBe("extractive");
+    const top = done.data.sources[0];
+    expect(top).toMatchObject({ n: 1, document_id: pdf.body.document.id, collection_id: collection.id });
+    expect(top.text).toContain("CNS-0615443");
+    // The passage starts on page 12 or 13 of 14 (the acknowledgments are on page 13).
+    expect([12, 13]).toContain(top.page);
+    expect(done.data.answer).toContain("CNS-0615443");
   });
 
   it("shuts down gracefully on SIGTERM", async () => {

@@ -20,6 +20,7 @@ export function apiClient(baseUrl: string, key?: string) {
     return { status: res.status, headers: res.headers, body: json, text };
   }
   return {
+    baseUrl,
     get: (path: string) => call("GET", path),
     post: (path: string, body?: unknown, headers?: Record<string, string>) => call("POST", path, body ?? {}, headers),
     delete: (path: string) => call("DELETE", path),

@@ -31,6 +31,10 @@ export class OpenAIStub {
   embeddingDelayMs = 0;
   /** Delay before answering chat requests (ms). */
   chatDelayMs = 0;
+  /** Delay between streamed words (ms). */
+  streamWordDelayMs = 0;
+  /** Chat streams the client closed before the stub finished them. */
+  abortedStreams = 0;
   /** Reply text of the chat model, or a function of the request's messages. */
   chatReply: string | ((messages: Array<{ role: string; content: string }>) => string) = "stub answer [1]";
 
@@ -114,14 +118,17 @@ export class OpenAIStub {
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.on("close", () => {
+      if (!res.writableFinished) this.abortedStreams++;
+    });
     const words = reply.split(/(?<= )/);
     const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id: "chatcmpl-stub", object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
     res.write(chunk({ role: "assistant", content: "" }, null));
     for (const word of words) {
-      if (req.destroyed || res.destroyed) return;
+      if (res.destroyed) return;
       res.write(chunk({ content: word }, null));
-      if (this.chatDelayMs) await new Promise((r) => setTimeout(r, Math.min(50, this.chatDelayMs)));
+      if (this.streamWordDelayMs) await new Promise((r) => setTimeout(r, this.streamWordDelayMs));
     }
     res.write(chunk({}, "stop", { usage }));
     res.end("data: [DONE]\n\n");

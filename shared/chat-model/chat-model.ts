@@ -1,0 +1,46 @@
+/** A message of a chat completion request. */
+export interface ChatTurn {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** A retrieved passage, as numbered in the prompt and cited in the answer: [n]. */
+export interface Passage {
+  n: number;
+  text: string;
+}
+
+export interface ChatRequest {
+  /** The full prompt: instructions with the numbered sources, the history, the question. */
+  messages: ChatTurn[];
+  /** The same question and sources, structured (the extractive answerer works from these). */
+  grounding: { question: string; passages: Passage[] };
+  temperature: number;
+  /** Aborts the provider call (the HTTP client went away). */
+  signal?: AbortSignal;
+}
+
+/** What `stream` yields: text as it arrives, then (once) the usage if the provider reports it. */
+export type ChatChunk = { delta: string } | { usage: ChatUsage };
+
+export interface ChatAnswer {
+  text: string;
+  usage?: ChatUsage;
+}
+
+/**
+ * The chat model port. `llm` adapters call a model; the `extractive` one answers with the best
+ * passages and never pretends to be a model.
+ */
+export interface ChatModel {
+  readonly mode: "llm" | "extractive";
+  readonly model: string;
+  complete(request: ChatRequest): Promise<ChatAnswer>;
+  stream(request: ChatRequest): AsyncIterable<ChatChunk>;
+}

@@ -1,0 +1,132 @@
+import { randomUUID } from "node:crypto";
+import type { ChatTurn, ChatUsage } from "../chat-model/chat-model.ts";
+import { buildPrompt } from "../chat-model/prompt.ts";
+import type { Deps } from "../deps.ts";
+import { withTransaction } from "../db/pool.ts";
+import { notFound } from "../errors/app-error.ts";
+import type { Filter } from "../vector-store/filter.ts";
+import { getCollection } from "./collections.ts";
+import { searchCollection } from "./search.ts";
+
+export const NOTHING_FOUND = "I could not find anything about that in the selected collections.";
+
+export interface ChatInput {
+  collectionIds: string[];
+  message: string;
+  sessionId?: string;
+  topK: number;
+  temperature: number;
+  filter?: Filter;
+}
+
+export interface ChatSource {
+  n: number;
+  collection_id: string;
+  document_id: string;
+  chunk_index: number;
+  title: string | null;
+  page?: number;
+  heading?: string;
+  score: number;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Everything a chat turn needs before the model is called. */
+export interface PreparedChat {
+  sessionId: string;
+  newSession: boolean;
+  input: ChatInput;
+  sources: ChatSource[];
+  messages: ChatTurn[];
+}
+
+export interface ChatRecord {
+  session_id: string;
+  answer: string;
+  sources: ChatSource[];
+  model: string;
+  mode: "llm" | "extractive";
+  usage?: ChatUsage;
+}
+
+/**
+ * Retrieval and prompt: searches every collection (each with its own embedding model), keeps the
+ * best `topK` passages overall, numbers them, and builds a grounded prompt with the session's
+ * last `MAX_HISTORY_MESSAGES` messages.
+ */
+export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput): Promise<PreparedChat> {
+  let newSession = true;
+  if (input.sessionId) {
+    if (!(await deps.chat.getSession(tenantId, input.sessionId))) throw notFound("chat session");
+    newSession = false;
+  }
+  const collectionIds = [...new Set(input.collectionIds)];
+  await Promise.all(collectionIds.map((id) => getCollection(deps, tenantId, id)));
+  const hits = await Promise.all(
+    collectionIds.map(async (collectionId) =>
+      (await searchCollection(deps, tenantId, collectionId, { query: input.message, topK: input.topK, filter: input.filter })).map((hit) => ({
+        ...hit,
+        collection_id: collectionId,
+      })),
+    ),
+  );
+  const sources = hits
+    .flat()
+    .sort((a, b) => b.score - a.score)
+    .slice(0, input.topK)
+    .map((hit, i) => ({ n: i + 1, ...hit }));
+  const history = input.sessionId ? await deps.chat.recentMessages(input.sessionId, deps.config.MAX_HISTORY_MESSAGES) : [];
+  const turns: ChatTurn[] = history.map((m) => ({ role: m.role, content: m.content }));
+  return {
+    sessionId: input.sessionId ?? randomUUID(),
+    newSession,
+    input: { ...input, collectionIds },
+    sources,
+    messages: buildPrompt(sources, turns, input.message),
+  };
+}
+
+/** Stores the question and the answer (with its sources) in the session, creating it if new. */
+export async function saveExchange(deps: Deps, tenantId: string, prepared: PreparedChat, record: ChatRecord): Promise<void> {
+  await withTransaction(deps.db, async (client) => {
+    if (prepared.newSession) await deps.chat.createSession(client, { id: prepared.sessionId, tenantId, collectionIds: prepared.input.collectionIds });
+    else await deps.chat.touchSession(client, prepared.sessionId, prepared.input.collectionIds);
+    await deps.chat.addMessage(client, { sessionId: prepared.sessionId, role: "user", content: prepared.input.message });
+    await deps.chat.addMessage(client, {
+      sessionId: prepared.sessionId,
+      role: "assistant",
+      content: record.answer,
+      sources: record.sources,
+      model: record.model,
+      mode: record.mode,
+      usage: record.usage,
+    });
+  });
+}
+
+export function chatRequest(prepared: PreparedChat, signal?: AbortSignal) {
+  return {
+    messages: prepared.messages,
+    grounding: { question: prepared.input.message, passages: prepared.sources.map((s) => ({ n: s.n, text: s.text })) },
+    temperature: prepared.input.temperature,
+    signal,
+  };
+}
+
+/** One non-streaming chat turn. With no passages found the model is not asked: nothing is invented. */
+export async function chat(deps: Deps, tenantId: string, input: ChatInput, signal?: AbortSignal): Promise<ChatRecord> {
+  const prepared = await prepareChat(deps, tenantId, input);
+  const { chatModel } = deps;
+  const answer = prepared.sources.length === 0 ? { text: NOTHING_FOUND, usage: undefined } : await chatModel.complete(chatRequest(prepared, signal));
+  const record: ChatRecord = {
+    session_id: prepared.sessionId,
+    answer: answer.text,
+    sources: prepared.sources,
+    model: chatModel.model,
+    mode: chatModel.mode,
+    ...(answer.usage ? { usage: answer.usage } : {}),
+  };
+  await saveExchange(deps, tenantId, prepared, record);
+  return record;
+}

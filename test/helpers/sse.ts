@@ -1,0 +1,22 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+/** POSTs and reads a Server-Sent Events response with a real SSE parser. */
+export async function postForEvents(url: string, key: string, body: unknown, options: { signal?: AbortSignal; onEvent?: (e: EventSourceMessage) => void } = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify(body),
+    signal: options.signal,
+  });
+  const events: Array<{ event: string; data: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (!res.headers.get("content-type")?.startsWith("text/event-stream")) return { status: res.status, headers: res.headers, events, json: await res.json() };
+  const parser = createParser({
+    onEvent(message) {
+      events.push({ event: message.event ?? "message", data: JSON.parse(message.data) });
+      options.onEvent?.(message);
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+  return { status: res.status, headers: res.headers, events, json: undefined };
+}
