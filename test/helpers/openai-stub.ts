@@ -72,7 +72,7 @@ export class OpenAIStub {
       return;
     }
     if (path === "/v1/embeddings") return this.embeddings(body, res);
-    if (path === "/v1/chat/completions") return this.chat(body, res, req);
+    if (path === "/v1/chat/completions") return this.chat(body, res);
     res.writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: { message: `no route ${path}` } }));
   }
@@ -98,7 +98,7 @@ export class OpenAIStub {
     );
   }
 
-  private async chat(body: Record<string, unknown>, res: ServerResponse, req: IncomingMessage) {
+  private async chat(body: Record<string, unknown>, res: ServerResponse) {
     const messages = body.messages as Array<{ role: string; content: string }>;
     const reply = typeof this.chatReply === "function" ? this.chatReply(messages) : this.chatReply;
     if (this.chatDelayMs) await new Promise((r) => setTimeout(r, this.chatDelayMs));
