@@ -1,106 +1,32 @@
 /**
- * `npm run bench`: ingestion throughput of the whole pipeline (api + worker as separate
- * processes, real Redis/Postgres/LanceDB, the local zero-network embedder) next to raw
- * pdf-parse on the same PDFs in the same run, and the worker's peak RSS.
- * Results: bench/results/ingest-<date>.json and bench/results/latest.json.
+ * `npm run bench [ingest|search|chat …]`: runs the benchmarks (all by default) against the real
+ * services and writes bench/results/<name>-<date>.json and bench/results/latest-<name>.json.
+ * Summaries are in docs/benchmarks.md.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PDFParse } from "pdf-parse";
-import { corpusFile } from "../test/helpers/corpus.ts";
-import { apiClient, uploadFile } from "../test/helpers/http.ts";
-import { spawnQuarry } from "../test/helpers/processes.ts";
-import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
+import { chatBench } from "./chat.bench.ts";
+import { ingestBench } from "./ingest.bench.ts";
+import { searchBench } from "./search.bench.ts";
 
-const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? "ingest=2,embed=4";
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
+const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench };
+const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benches);
 
-async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPerSecond: number }> {
-  const parse = async (file: string) => {
-    const parser = new PDFParse({ data: new Uint8Array(corpusFile(file)) });
-    const result = await parser.getText();
-    await parser.destroy().catch(() => undefined);
-    return result.total;
+for (const name of wanted) {
+  const bench = benches[name];
+  if (!bench) throw new Error(`unknown benchmark "${name}"; choose from ${Object.keys(benches).join(", ")}`);
+  process.stderr.write(`running ${name} …\n`);
+  const result = {
+    benchmark: name,
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    ...(await bench()),
   };
-  for (const file of FILES) await parse(file); // warm-up: module load, JIT
-  let pages = 0;
-  const started = performance.now();
-  for (let round = 0; round < ROUNDS; round++) for (const file of FILES) pages += await parse(file);
-  const seconds = (performance.now() - started) / 1000;
-  return { pages, seconds, pagesPerSecond: pages / seconds };
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  writeFileSync(path.join(RESULTS, `${name}-${result.date.slice(0, 10)}.json`), json);
+  writeFileSync(path.join(RESULTS, `latest-${name}.json`), json);
+  process.stdout.write(json);
 }
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
-
-async function pipeline() {
-  const env = createTestEnv({ LOG_LEVEL: "warn", WORKER_CONCURRENCY: CONCURRENCY });
-  const api = spawnQuarry("api/main.ts", { ...env.env, LOG_LEVEL: "info" });
-  const worker = spawnQuarry("workers/main.ts", { ...env.env, LOG_LEVEL: "info" });
-  try {
-    const url = String((await api.waitForLog((l) => l.msg === "api listening")).url);
-    await worker.waitForLog((l) => l.msg === "worker ready");
-    const client = apiClient(url, TEST_KEYS.acme);
-
-    // Warm-up round (not timed): the first parse thread and LanceDB tables start cold.
-    const warm = (await client.post("/v1/collections", { name: "warm-up" })).body.id;
-    const warmJob = (await uploadFile(url, TEST_KEYS.acme, warm, { name: "t.pdf", content: corpusFile("pdf/tracemonkey.pdf") })).body.job.id;
-    await waitFor(async () => ((await client.get(`/v1/jobs/${warmJob}`)).body.status === "succeeded" ? true : undefined), 120_000);
-
-    const started = performance.now();
-    const jobs: string[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const collection = (await client.post("/v1/collections", { name: `round-${round}` })).body.id;
-      for (const file of FILES) {
-        const res = await uploadFile(url, TEST_KEYS.acme, collection, { name: path.basename(file), content: corpusFile(file) });
-        if (process.env.BENCH_DEBUG) console.error(new Date().toISOString(), "uploaded", file);
-        jobs.push(res.body.job.id);
-      }
-    }
-    let pages = 0;
-    let chunks = 0;
-    for (const id of jobs) {
-      const job = await waitFor(async () => {
-        const body = (await client.get(`/v1/jobs/${id}`)).body;
-        return body.status === "succeeded" || body.status === "failed" ? body : undefined;
-      }, 600_000, `job ${id}`);
-      if (job.status !== "succeeded") throw new Error(`job ${id} failed: ${JSON.stringify(job.error)}`);
-      pages += job.result.page_count;
-      chunks += job.result.chunk_count;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    if (process.env.BENCH_DEBUG) for (const l of worker.logs.filter((x) => x.msg === "job succeeded" || x.msg === "document parsed")) console.error(l.time, l.job ?? "parse", l.pages ?? "", l.ms);
-    return { pages, chunks, seconds, pagesPerSecond: pages / seconds, workerPeakRssMb: peakRssMb(worker.child.pid!), apiPeakRssMb: peakRssMb(api.child.pid!) };
-  } finally {
-    await worker.stop("SIGTERM");
-    await api.stop("SIGTERM");
-    await env.cleanup();
-  }
-}
-
-const raw = await rawPdfParse();
-const whole = await pipeline();
-const result = {
-  benchmark: "ingest-pdf",
-  date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  files: FILES,
-  rounds: ROUNDS,
-  embedder: "local (quarry-hash-v1, no network)",
-  worker_concurrency: CONCURRENCY,
-  raw_pdf_parse: { ...raw, pagesPerSecond: Math.round(raw.pagesPerSecond) },
-  pipeline: { ...whole, pagesPerSecond: Math.round(whole.pagesPerSecond) },
-  ratio_pipeline_to_raw: Number((whole.pagesPerSecond / raw.pagesPerSecond).toFixed(2)),
-  target_ratio: 0.8,
-};
-const json = `${JSON.stringify(result, null, 2)}\n`;
-writeFileSync(path.join(RESULTS, `ingest-${result.date.slice(0, 10)}.json`), json);
-writeFileSync(path.join(RESULTS, "latest.json"), json);
-process.stdout.write(json);

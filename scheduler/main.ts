@@ -6,7 +6,7 @@ import { schedules } from "./schedules.ts";
 const config = configOrExit();
 const logger = processLogger(config, "scheduler");
 const deps = await createDeps(config, logger);
-await declareSchedules(deps.producer, schedules(), logger);
+await declareSchedules(deps.producer, schedules(config), logger);
 logger.info("scheduler ready; BullMQ workers run the scheduled jobs");
 
 // The schedules live in Redis; this process stays up so a platform (Procfile, compose) sees it

@@ -1,3 +1,4 @@
+import type { Config } from "../shared/config/env.ts";
 import type { JobName, JobPayload } from "../shared/queues/job-schemas.ts";
 
 export interface Schedule<N extends JobName = JobName> {
@@ -9,7 +10,7 @@ export interface Schedule<N extends JobName = JobName> {
 }
 
 /** Every recurring job Quarry runs. Backups and retention join this list. */
-export function schedules(): Schedule[] {
+export function schedules(config: Pick<Config, "VECTOR_MAINTENANCE_EVERY_MS">): Schedule[] {
   return [
     {
       id: "reconcile-jobs",
@@ -17,5 +18,11 @@ export function schedules(): Schedule[] {
       payload: { older_than_ms: 10 * 60_000 },
       repeat: { every: 5 * 60_000 },
     } satisfies Schedule<"reconcile_jobs">,
+    {
+      id: "optimize-vectors",
+      job: "optimize_vectors",
+      payload: {},
+      repeat: { every: config.VECTOR_MAINTENANCE_EVERY_MS },
+    } satisfies Schedule<"optimize_vectors">,
   ];
 }

@@ -14,7 +14,7 @@ const config = configOrExit();
 const logger = processLogger(config, "quarry");
 const deps = await createDeps(config, logger);
 const pool = await startWorkers(deps);
-await declareSchedules(deps.producer, schedules(), logger);
+await declareSchedules(deps.producer, schedules(config), logger);
 const { server, url } = await startWebServer(deps);
 logger.info({ url }, "api listening");
 

@@ -94,6 +94,7 @@ const base = z.object({
     CHAT_MODEL: z.string().min(1).default("gpt-4.1-mini"),
     QDRANT_URL: optionalString.pipe(z.url().optional()),
     QDRANT_API_KEY: optionalString,
+    VECTOR_MAINTENANCE_EVERY_MS: int(60_000).default(15 * 60_000),
     WORKER_QUEUES: queueList.prefault("all"),
     WORKER_CONCURRENCY: concurrency.prefault(""),
     MAX_FILE_SIZE: int(1).default(10 * MB),

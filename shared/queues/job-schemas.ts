@@ -49,6 +49,8 @@ export const jobSchemas = {
     /** Re-embeds take only chunks of ready documents (failed ones may sit between the keys). */
     ready_only: z.boolean().default(false),
   }),
+  /** Internal: compacts and indexes every collection's vectors (embedded store). */
+  optimize_vectors: z.object({}),
   /** Internal: re-enqueues jobs that Postgres has but Redis lost. */
   reconcile_jobs: z.object({
     older_than_ms: z.number().int().min(1000).default(10 * 60_000),
@@ -56,7 +58,7 @@ export const jobSchemas = {
 } as const;
 
 /** Jobs with no row in `jobs`: the scheduler's own, and batches that report to a parent job. */
-export const INTERNAL_JOBS = ["reconcile_jobs", "embed_chunks"] as const satisfies ReadonlyArray<keyof typeof jobSchemas>;
+export const INTERNAL_JOBS = ["reconcile_jobs", "embed_chunks", "optimize_vectors"] as const satisfies ReadonlyArray<keyof typeof jobSchemas>;
 
 export type JobName = keyof typeof jobSchemas;
 export type JobPayload<N extends JobName> = z.input<(typeof jobSchemas)[N]>;

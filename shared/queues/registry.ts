@@ -28,5 +28,6 @@ export function jobDefinitions(defaultAttempts: number): Record<JobName, JobDefi
     // A batch that still fails after its retries fails its parent (and the document) with its error.
     embed_chunks: { queue: "embed", options: { ...retrying(defaultAttempts + 3), failParentOnFailure: true } },
     reconcile_jobs: { queue: "ingest", options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    optimize_vectors: { queue: "ingest", options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
   };
 }

@@ -223,6 +223,9 @@ export class QdrantVectorStore implements VectorStore {
     return this.apiKey ? { "api-key": this.apiKey } : {};
   }
 
+  /** Qdrant compacts and indexes by itself (its optimizers); nothing to do. */
+  async optimize(): Promise<void> {}
+
   async ping(): Promise<void> {
     await this.call("a health check", () => this.client.getCollections());
   }

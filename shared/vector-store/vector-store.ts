@@ -62,6 +62,8 @@ export interface VectorStore {
   snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }>;
   /** Replaces the generation's points with those of a snapshot written by `snapshot(ref, dir)`. */
   restore(ref: CollectionRef, dir: string): Promise<void>;
+  /** Maintenance, cheap to call often: compacts storage and builds or updates indexes. Answers do not change. */
+  optimize(ref: CollectionRef): Promise<void>;
   /** Throws when the store cannot be reached (used by `/ready`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,3 +9,4 @@ const dir = mkdtempSync(path.join(tmpdir(), "quarry-lance-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeVectorStoreContract("embedded (LanceDB)", async () => new EmbeddedVectorStore(dir));
+

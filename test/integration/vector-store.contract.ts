@@ -186,6 +186,19 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       }
     });
 
+    it("optimize keeps every point and every answer", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const doc = randomUUID();
+      for (let i = 0; i < 5; i++) await store.upsert(c, [point(doc, i, [1, i / 5], { k: "v" })]);
+      const query = unit([1, 0.3]);
+      const before = await store.search(c, query, { topK: 5, filter: { k: "v" } });
+      await store.optimize(c);
+      await store.optimize(c);
+      expect(await store.search(c, query, { topK: 5, filter: { k: "v" } })).toEqual(before);
+      expect(await store.count(c, doc)).toBe(5);
+    });
+
     it("answers ping while it is reachable", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -4,6 +4,7 @@ import { deleteCollectionProcessor } from "./delete-collection.processor.ts";
 import { deleteDocumentProcessor } from "./delete-document.processor.ts";
 import { embedChunksProcessor } from "./embed-chunks.processor.ts";
 import { ingestDocumentProcessor } from "./ingest-document.processor.ts";
+import { optimizeVectorsProcessor } from "./optimize-vectors.processor.ts";
 import { reconcileJobsProcessor } from "./reconcile-jobs.processor.ts";
 import { reembedCollectionProcessor } from "./reembed-collection.processor.ts";
 
@@ -15,4 +16,5 @@ export const processors = {
   reembed_collection: reembedCollectionProcessor,
   embed_chunks: embedChunksProcessor,
   reconcile_jobs: reconcileJobsProcessor,
+  optimize_vectors: optimizeVectorsProcessor,
 } satisfies { [N in JobName]: Processor<N> };
