@@ -25,8 +25,10 @@ ${config.usingDevApiKey ? `API_KEYS is not set, so the development key "${DEV_AP
 Try it:
   curl -s -X POST ${url}/v1/collections -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"name":"notes"}'
   curl -s -X POST ${url}/v1/collections/<id>/documents -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"text":"Quarry queues documents in BullMQ."}'
+  curl -s -X POST ${url}/v1/collections/<id>/documents -H 'Authorization: Bearer ${key}' -F file=@some.pdf
   curl -s ${url}/v1/jobs/<job id> -H 'Authorization: Bearer ${key}'
   curl -s -X POST ${url}/v1/collections/<id>/search -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"query":"what queues documents?"}'
+  curl -s -X POST ${url}/v1/chat -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"collection_ids":["<id>"],"message":"What queues documents?"}'
 API guide: docs/api.md
 
 `);

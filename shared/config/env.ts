@@ -119,13 +119,17 @@ const base = z.object({
 });
 
 const schema = base.superRefine((env, ctx) => {
-    if (env.CHUNK_OVERLAP >= env.CHUNK_SIZE) {
-      ctx.addIssue({ code: "custom", path: ["CHUNK_OVERLAP"], message: `must be smaller than CHUNK_SIZE (${env.CHUNK_SIZE})` });
-    }
-    if (env.NODE_ENV === "production" && (!env.API_KEYS || env.API_KEYS.size === 0)) {
-      ctx.addIssue({ code: "custom", path: ["API_KEYS"], message: "is required when NODE_ENV=production" });
-    }
-  });
+  if (env.CHUNK_OVERLAP >= env.CHUNK_SIZE) {
+    ctx.addIssue({ code: "custom", path: ["CHUNK_OVERLAP"], message: `must be smaller than CHUNK_SIZE (${env.CHUNK_SIZE})` });
+  }
+});
+
+/** Rules on raw values, checked even when other variables are invalid (zod skips refinements then). */
+function crossChecks(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  if (env.NODE_ENV === "production" && !env.API_KEYS?.trim()) problems.push("API_KEYS: is required when NODE_ENV=production");
+  return problems;
+}
 
 export type Config = Readonly<
   Omit<z.infer<typeof schema>, "API_KEYS"> & {
@@ -154,16 +158,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     Object.keys(base.shape).map((k) => [k, env[k] === "" && k !== "WORKER_CONCURRENCY" ? undefined : env[k]]),
   );
   const parsed = schema.safeParse(known);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? "environment");
-        const value = env[name];
-        const shown = value === undefined || /KEY|TOKEN|SECRET|PASSWORD/.test(name) ? "" : ` (got "${value}")`;
-        return `${name}: ${issue.message}${shown}`;
-      }),
-    );
-  }
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => {
+          const name = String(issue.path[0] ?? "environment");
+          const value = env[name];
+          const shown = value === undefined || /KEY|TOKEN|SECRET|PASSWORD|URL/.test(name) ? "" : ` (got "${value}")`;
+          return `${name}: ${issue.message}${shown}`;
+        })),
+    ...crossChecks(known),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const usingDevApiKey = !parsed.data.API_KEYS || parsed.data.API_KEYS.size === 0;
   const keys = usingDevApiKey ? new Map([[DEV_API_KEY, DEV_TENANT]]) : parsed.data.API_KEYS!;
   return Object.freeze({ ...parsed.data, API_KEYS: keys, usingDevApiKey });
