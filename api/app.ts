@@ -7,6 +7,7 @@ import { requireApiKey } from "./middleware/auth.ts";
 import { errorHandler, notFoundHandler } from "./middleware/errors.ts";
 import { chatRoutes } from "./routes/chat.routes.ts";
 import { collectionsRoutes } from "./routes/collections.routes.ts";
+import { docsRoutes } from "./routes/docs.routes.ts";
 import { documentsRoutes } from "./routes/documents.routes.ts";
 import { embeddingsRoutes } from "./routes/embeddings.routes.ts";
 import { healthRoutes } from "./routes/health.routes.ts";
@@ -35,6 +36,7 @@ export function createApp(deps: Deps): Express {
     app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id"] }));
   }
   app.use(healthRoutes(deps));
+  app.use(docsRoutes());
   app.use("/v1", requireApiKey(deps.config.API_KEYS));
   // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.
   app.use(express.json({ limit: Math.ceil(deps.config.MAX_FILE_SIZE * 1.1) + 64 * 1024 }));

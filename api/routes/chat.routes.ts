@@ -9,7 +9,7 @@ import { abortOnDisconnect, openEventStream } from "../middleware/sse.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam } from "./params.ts";
 
-const chatBody = z.object({
+export const chatBody = z.object({
   collection_ids: z.array(z.uuid()).min(1).max(10),
   message: z.string().trim().min(1).max(8000),
   session_id: z.uuid().optional(),

@@ -7,18 +7,18 @@ import { requestReembed } from "../../shared/use-cases/reembed.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
-const embeddingSpec = z.object({
+export const embeddingSpec = z.object({
   provider: z.string().min(1).max(50),
   model: z.string().min(1).max(200).optional(),
   dimensions: z.number().int().min(1).max(8192).optional(),
 });
 
-const createBody = z.object({
+export const createBody = z.object({
   name: z.string().trim().min(1).max(200),
   embedding: embeddingSpec.optional(),
 });
 
-const reembedBody = z.object({ embedding: embeddingSpec });
+export const reembedBody = z.object({ embedding: embeddingSpec });
 
 export function collectionsRoutes(deps: Deps): Router {
   const router = Router();

@@ -10,16 +10,16 @@ import { readMultipart } from "../middleware/multipart.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
-const documentFields = z.object({
+export const documentFields = z.object({
   title: z.string().trim().min(1).max(500).optional(),
   metadata: z.record(z.string().max(64), z.unknown()).optional(),
   external_id: z.string().min(1).max(200).optional(),
   callback_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
 });
 
-const textBody = documentFields.extend({ text: z.string().min(1, "text must not be empty") });
+export const textBody = documentFields.extend({ text: z.string().min(1, "text must not be empty") });
 
-const listDocumentsQuery = listQuery.extend({
+export const listDocumentsQuery = listQuery.extend({
   status: z.enum(["queued", "processing", "ready", "failed"]).optional(),
 });
 

@@ -9,7 +9,7 @@ import { validate } from "../middleware/validate.ts";
 const MAX_INPUTS = 64;
 const MAX_TOKENS_PER_INPUT = 8192;
 
-const embeddingsBody = z.object({
+export const embeddingsBody = z.object({
   input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_INPUTS, `at most ${MAX_INPUTS} inputs; ingest documents for bulk work`)]),
   model: z.string().min(1).max(200).optional(),
   dimensions: z.number().int().min(1).max(8192).optional(),

@@ -7,7 +7,7 @@ import { PUBLIC_JOB_NAMES } from "../../shared/queues/job-schemas.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
-const listJobsQuery = listQuery.extend({
+export const listJobsQuery = listQuery.extend({
   type: z.enum(PUBLIC_JOB_NAMES as [string, ...string[]]).optional(),
   status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
 });

@@ -6,7 +6,7 @@ import { filterSchema } from "../../shared/vector-store/filter.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam } from "./params.ts";
 
-const searchBody = z.object({
+export const searchBody = z.object({
   query: z.string().trim().min(1).max(8000),
   top_k: z.number().int().min(1).max(100).default(5),
   filter: filterSchema.optional(),

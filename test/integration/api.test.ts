@@ -215,3 +215,35 @@ describe("documents, jobs and search", () => {
     expect(res.body.error.code).toBe("NOT_FOUND");
   });
 });
+
+describe("the OpenAPI description", () => {
+  it("describes every route, with request schemas from the validators, and every $ref resolves", async () => {
+    const res = await apiClient(stack.url).get("/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    expect(doc.openapi).toBe("3.1.0");
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+      Object.keys(item).filter((k) => k !== "parameters").map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(
+      [
+        "POST /v1/collections", "GET /v1/collections", "GET /v1/collections/{id}", "DELETE /v1/collections/{id}",
+        "POST /v1/collections/{id}/reembed", "POST /v1/collections/{id}/documents", "GET /v1/collections/{id}/documents",
+        "GET /v1/documents/{id}", "DELETE /v1/documents/{id}", "POST /v1/collections/{id}/search", "POST /v1/chat",
+        "GET /v1/chat/sessions/{id}", "POST /v1/embeddings", "GET /v1/jobs", "GET /v1/jobs/{id}", "GET /health", "GET /ready",
+      ].sort(),
+    );
+    const search = doc.paths["/v1/collections/{id}/search"].post.requestBody.content["application/json"].schema;
+    expect(search.properties.top_k).toMatchObject({ type: "integer", maximum: 100, default: 5 });
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const r of new Set(refs)) expect(doc.components.schemas).toHaveProperty(r.split("/").pop()!);
+  });
+
+  it("renders at /docs from the bundled Swagger UI", async () => {
+    const page = await fetch(`${stack.url}/docs`);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    expect(await page.text()).toContain('url: "/openapi.json"');
+    const bundle = await fetch(`${stack.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+  });
+});
