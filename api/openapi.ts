@@ -233,6 +233,10 @@ export function openApiDocument(serverUrl?: string): Json {
       },
       "/v1/jobs": { get: { summary: "List jobs", parameters: queryParams(listJobsQuery), responses: { "200": json(page("Job")), ...common } } },
       "/v1/jobs/{id}": { parameters: [id("id", "job")], get: { summary: "Get a job (from Postgres)", responses: { "200": json(ref("Job")), ...common } } },
+      "/v1/jobs/{id}/retry": {
+        parameters: [id("id", "job")],
+        post: { summary: "Re-queue a failed job from its first step", responses: { "202": accepted(ref("JobAccepted")), "409": error("The job cannot be retried"), ...common } },
+      },
       "/health": { get: { summary: "Liveness", security: [], responses: { "200": json({ type: "object" }) } } },
       "/ready": { get: { summary: "Readiness: Redis, Postgres, vector store", security: [], responses: { "200": json({ type: "object" }), "503": json({ type: "object" }, "A dependency is down") } } },
     },

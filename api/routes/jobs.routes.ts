@@ -4,6 +4,7 @@ import type { Deps } from "../../shared/deps.ts";
 import { notFound } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
 import { PUBLIC_JOB_NAMES } from "../../shared/queues/job-schemas.ts";
+import { retryJob } from "../../shared/use-cases/retry-job.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
@@ -26,6 +27,11 @@ export function jobsRoutes(deps: Deps): Router {
     const job = await deps.jobs.get(req.tenantId, idParam(req.params.id, "job"));
     if (!job) throw notFound("job");
     res.json(presentJob(job));
+  });
+
+  router.post("/v1/jobs/:id/retry", async (req, res) => {
+    const job = await retryJob(deps, req.tenantId, idParam(req.params.id, "job"));
+    res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 
   return router;

@@ -129,6 +129,16 @@ export class DocumentsRepository {
     await this.db.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
   }
 
+  /** A failed document goes back to `queued` for another ingest; false unless it failed and its bytes are kept. */
+  async requeue(client: DbClient, id: string): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE documents SET status = 'queued', error_code = NULL, error_message = NULL, updated_at = now()
+       WHERE id = $1 AND status = 'failed' AND EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = documents.id)`,
+      [id],
+    );
+    return rowCount === 1;
+  }
+
   /** Removes a document that was never accepted (its job could not be queued). */
   async discard(id: string): Promise<void> {
     await this.db.query(`DELETE FROM documents WHERE id = $1 AND status = 'queued'`, [id]);

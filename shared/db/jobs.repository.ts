@@ -126,6 +126,17 @@ export class JobsRepository {
     );
   }
 
+  /** Puts a failed job back to `queued` with a fresh budget of attempts; false when it is not failed. */
+  async resetForRetry(client: DbClient, tenantId: string, id: string): Promise<JobRow | undefined> {
+    const { rows } = await client.query(
+      `UPDATE jobs SET status = 'queued', progress = 0, attempts = 0, units_done = 0, units_total = 0, result = NULL, error = NULL,
+         started_at = NULL, finished_at = NULL, updated_at = now()
+       WHERE id = $1 AND tenant_id = $2 AND status = 'failed' RETURNING *`,
+      [id, tenantId],
+    );
+    return rows[0];
+  }
+
   /** Jobs that are queued or running in Postgres and have not moved for `olderThanMs`. */
   async findUnfinished(olderThanMs: number, limit = 500): Promise<JobRow[]> {
     const { rows } = await this.db.query(

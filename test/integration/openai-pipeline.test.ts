@@ -89,6 +89,32 @@ describe("ingestion with an OpenAI-compatible provider", () => {
     expect(doc).toMatchObject({ status: "failed", error: { code: "EMBEDDING_REQUEST_REJECTED" } });
   });
 
+  it("retries a failed ingest on request, from the start, and the document becomes ready", async () => {
+    const collection = (await client.post("/v1/collections", { name: "retry-me" })).body;
+    stub.fail("/v1/embeddings", { status: 400, body: { error: { message: "temporarily misconfigured" } } });
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "a note that fails once, then works" });
+    expect((await settled(res.body.job.id)).status).toBe("failed");
+    // Uploading the same bytes again answers with the failed document: retrying is how to go on.
+    const again = await client.post(`/v1/collections/${collection.id}/documents`, { text: "a note that fails once, then works" });
+    expect(again.status).toBe(200);
+    expect(again.body.document.status).toBe("failed");
+
+    const retry = await client.post(`/v1/jobs/${res.body.job.id}/retry`);
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get("location")).toBe(`/v1/jobs/${res.body.job.id}`);
+    expect(retry.body.job).toMatchObject({ id: res.body.job.id, status: "queued", attempts: 0 });
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).not.toBe("failed");
+    const job = await settled(res.body.job.id);
+    expect(job).toMatchObject({ status: "succeeded", progress: 100 });
+    expect(job).not.toHaveProperty("error");
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body).toMatchObject({ status: "ready", chunk_count: 1 });
+
+    const twice = await client.post(`/v1/jobs/${res.body.job.id}/retry`);
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.code).toBe("JOB_NOT_RETRYABLE");
+    expect((await apiClient(stack.url, TEST_KEYS.globex).post(`/v1/jobs/${res.body.job.id}/retry`)).status).toBe(404);
+  });
+
   it("answers search with 429 and Retry-After when the provider rate-limits the query embedding", async () => {
     const collection = (await client.post("/v1/collections", { name: "busy" })).body;
     stub.fail("/v1/embeddings", { status: 429, headers: { "retry-after": "3" } }, { status: 429, headers: { "retry-after": "3" } });
