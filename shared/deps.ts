@@ -57,7 +57,7 @@ export function createChatModel(config: Config): ChatModel {
     timeoutMs: config.CHAT_TIMEOUT_MS,
     maxRetries: config.OPENAI_MAX_RETRIES,
   });
-  return new OpenAIChatModel(client, config.CHAT_MODEL);
+  return new OpenAIChatModel(client, config.CHAT_MODEL, config.CHAT_TIMEOUT_MS);
 }
 
 /** Runs migrations (safe when several processes start at once) and connects everything. */

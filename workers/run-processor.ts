@@ -82,8 +82,14 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       const { code, message, retryable } = classify(err);
       const attempts = job.opts.attempts ?? 1;
       const final = !retryable || job.attemptsMade + 1 >= attempts;
-      if (final) await recordFinalFailure(deps, name, jobId, parsed.data as JobData<JobName>, { code, message });
-      else if (!internal) await deps.jobs.markFailed(jobId, { code, message }, false);
+      try {
+        if (final) await recordFinalFailure(deps, name, jobId, parsed.data as JobData<JobName>, { code, message });
+        else if (!internal) await deps.jobs.markFailed(jobId, { code, message }, false);
+      } catch (recordErr) {
+        // Postgres down: the reconciler settles the row later from BullMQ's failedReason; the job's
+        // own error (and so retry or not) must not be replaced by this one.
+        logger.error({ err: recordErr }, "could not record the job's failure");
+      }
       logger[final ? "error" : "warn"]({ err, code, final, ms: Date.now() - started }, final ? "job failed" : "job failed; will retry");
       if (!retryable) throw new UnrecoverableError(`${code}: ${message}`);
       throw err;

@@ -1,4 +1,4 @@
-import { Worker } from "bullmq";
+import { QueueEvents, Worker } from "bullmq";
 import type { QueueName } from "../shared/config/env.ts";
 import type { Deps } from "../shared/deps.ts";
 import { createRedis } from "../shared/queues/connection.ts";
@@ -39,19 +39,31 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
     });
     byQueue.set(queue, worker);
     worker.on("error", (err) => logger.error({ err, queue }, "worker error"));
-    // Backstop for failures BullMQ decides without the processor (a job stalled too often).
-    worker.on("failed", (job, err) => {
-      if (job) settleFailedJob(deps, job, err).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, "could not record a failed job"));
-    });
     logger.info({ queue, concurrency }, "worker started");
     return worker;
   });
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // Backstop for failures BullMQ decides without running the processor (a job that stalled too
+  // often fails with no Worker event): every failure is settled idempotently on its job record.
+  const eventConnections = config.WORKER_QUEUES.map(() => createRedis(config.REDIS_URL, "worker", logger));
+  const events = config.WORKER_QUEUES.map((queue, i) => {
+    const queueEvents = new QueueEvents(queue, { connection: eventConnections[i]!, prefix: config.QUEUE_PREFIX });
+    queueEvents.on("error", (err) => logger.error({ err, queue }, "queue events error"));
+    queueEvents.on("failed", ({ jobId, failedReason }) => {
+      void (async () => {
+        const job = await deps.producer.queue(queue).getJob(jobId);
+        if (job) await settleFailedJob(deps, job, new Error(failedReason));
+      })().catch((err: unknown) => logger.error({ err, jobId }, "could not record a failed job"));
+    });
+    return queueEvents;
+  });
+  await Promise.all([...workers.map((w) => w.waitUntilReady()), ...events.map((e) => e.waitUntilReady())]);
   return {
     workers,
     async close() {
       await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(events.map((e) => e.close()));
       connection.disconnect();
+      for (const c of eventConnections) c.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type OpenAI from "openai";
 import { providerError } from "../embeddings/openai-errors.ts";
+import { AppError } from "../errors/app-error.ts";
 import type { ChatAnswer, ChatChunk, ChatModel, ChatRequest, ChatUsage } from "./chat-model.ts";
 
 /**
@@ -11,10 +12,13 @@ export class OpenAIChatModel implements ChatModel {
   readonly mode = "llm" as const;
   readonly model: string;
   private readonly client: OpenAI;
+  private readonly idleTimeoutMs: number;
 
-  constructor(client: OpenAI, model: string) {
+  /** `idleTimeoutMs`: a stream that sends nothing for this long is given up (the SDK's own timeout ends at the headers). */
+  constructor(client: OpenAI, model: string, idleTimeoutMs = 60_000) {
     this.client = client;
     this.model = model;
+    this.idleTimeoutMs = idleTimeoutMs;
   }
 
   async complete(request: ChatRequest): Promise<ChatAnswer> {
@@ -30,23 +34,44 @@ export class OpenAIChatModel implements ChatModel {
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    let stream: AsyncIterable<OpenAI.ChatCompletionChunk>;
+    const idle = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
+    };
+    const signal = request.signal ? AbortSignal.any([request.signal, idle.signal]) : idle.signal;
+    const timedOut = () =>
+      new AppError("CHAT_PROVIDER_TIMEOUT", `the chat provider sent nothing for ${Math.round(this.idleTimeoutMs / 1000)} s`, {
+        httpStatus: 504,
+        retryable: true,
+        retryAfter: 5,
+      });
+    arm();
     try {
-      stream = await this.client.chat.completions.create(
-        { model: this.model, messages: request.messages, temperature: request.temperature, stream: true, stream_options: { include_usage: true } },
-        { signal: request.signal },
-      );
-    } catch (err) {
-      throw providerError(err, "chat");
-    }
-    try {
-      for await (const chunk of stream) {
-        const delta = chunk.choices[0]?.delta?.content;
-        if (delta) yield { delta };
-        if (chunk.usage) yield { usage: pickUsage(chunk.usage) };
+      let stream: AsyncIterable<OpenAI.ChatCompletionChunk>;
+      try {
+        stream = await this.client.chat.completions.create(
+          { model: this.model, messages: request.messages, temperature: request.temperature, stream: true, stream_options: { include_usage: true } },
+          { signal },
+        );
+      } catch (err) {
+        throw idle.signal.aborted ? timedOut() : providerError(err, "chat");
       }
-    } catch (err) {
-      throw providerError(err, "chat");
+      try {
+        for await (const chunk of stream) {
+          arm();
+          const delta = chunk.choices[0]?.delta?.content;
+          if (delta) yield { delta };
+          if (chunk.usage) yield { usage: pickUsage(chunk.usage) };
+        }
+      } catch (err) {
+        throw idle.signal.aborted ? timedOut() : providerError(err, "chat");
+      }
+      // The SDK ends an aborted stream quietly: a stalled answer must not pass for a complete one.
+      if (idle.signal.aborted) throw timedOut();
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

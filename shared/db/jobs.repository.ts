@@ -141,7 +141,7 @@ export class JobsRepository {
   async findUnfinished(olderThanMs: number, limit = 500): Promise<JobRow[]> {
     const { rows } = await this.db.query(
       `SELECT * FROM jobs WHERE status IN ('queued', 'running') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-       ORDER BY created_at LIMIT $2`,
+       ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
     );
     return rows;

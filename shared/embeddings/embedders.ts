@@ -5,7 +5,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { EmbeddingProvider } from "./embedding-provider.ts";
 import { LOCAL_DIMENSIONS, LOCAL_MODEL, LocalEmbeddingProvider } from "./local.embedding-provider.ts";
 import { providerError } from "./openai-errors.ts";
-import { createOpenAIClient, OpenAIEmbeddingProvider } from "./openai.embedding-provider.ts";
+import { createOpenAIClient, OpenAIEmbeddingProvider, SHORTENABLE } from "./openai.embedding-provider.ts";
 
 /** Native dimensions of well-known OpenAI models; other models are asked once (a probe). */
 const KNOWN_DIMENSIONS: Record<string, number> = {
@@ -21,8 +21,12 @@ const unavailable = (provider: string) =>
  * Builds the embedding provider a collection was created with, one instance per spec. `local`
  * is always there; `openai` (any OpenAI-compatible endpoint) when OPENAI_API_KEY is set.
  */
+const MAX_CACHED_PROVIDERS = 32;
+
 export class Embedders {
   private readonly cache = new Map<string, EmbeddingProvider>();
+  /** Native dimensions learnt by probing, per model: asked once per process. */
+  private readonly probed = new Map<string, Promise<number>>();
   private readonly config: Config;
   private client?: OpenAI;
 
@@ -61,24 +65,36 @@ export class Embedders {
     }
     this.openai();
     const model = requested?.model ?? this.config.EMBEDDING_MODEL;
-    const dimensions =
-      requested?.dimensions ??
-      (model === this.config.EMBEDDING_MODEL ? this.config.EMBEDDING_DIMENSIONS : undefined) ??
-      KNOWN_DIMENSIONS[model] ??
-      (await this.probeDimensions(model));
-    return { provider, model, dimensions };
+    const configured = model === this.config.EMBEDDING_MODEL ? this.config.EMBEDDING_DIMENSIONS : undefined;
+    const native = () => configured ?? KNOWN_DIMENSIONS[model] ?? this.probeDimensions(model);
+    if (requested?.dimensions !== undefined && !SHORTENABLE.test(model)) {
+      // Only text-embedding-3 models can shorten their vectors; others have one size.
+      const size = await native();
+      if (size !== requested.dimensions) {
+        throw new AppError("EMBEDDING_DIMENSIONS_UNSUPPORTED", `"${model}" makes vectors of ${size} dimensions, not ${requested.dimensions}`, { httpStatus: 422 });
+      }
+    }
+    return { provider, model, dimensions: requested?.dimensions ?? (await native()) };
   }
 
   /** Asks the endpoint for one embedding to learn a model's dimensions (Ollama, vLLM models …). */
-  private async probeDimensions(model: string): Promise<number> {
-    try {
-      const response = await this.openai().embeddings.create({ model, input: ["dimension probe"] });
-      const dimensions = (response.data[0]?.embedding as number[] | undefined)?.length;
-      if (dimensions) return dimensions;
-    } catch (err) {
-      throw providerError(err, "embedding");
+  private probeDimensions(model: string): Promise<number> {
+    let probe = this.probed.get(model);
+    if (!probe) {
+      probe = (async () => {
+        try {
+          const response = await this.openai().embeddings.create({ model, input: ["dimension probe"] });
+          const dimensions = (response.data[0]?.embedding as number[] | undefined)?.length;
+          if (dimensions) return dimensions;
+        } catch (err) {
+          throw providerError(err, "embedding");
+        }
+        throw new AppError("EMBEDDING_DIMENSIONS_UNKNOWN", `could not learn the dimensions of "${model}"; pass embedding.dimensions`, { httpStatus: 422 });
+      })();
+      this.probed.set(model, probe);
+      probe.catch(() => this.probed.delete(model)); // a failed probe is asked again next time
     }
-    throw new AppError("EMBEDDING_DIMENSIONS_UNKNOWN", `could not learn the dimensions of "${model}"; pass embedding.dimensions`, { httpStatus: 422 });
+    return probe;
   }
 
   for(spec: EmbeddingSpec): EmbeddingProvider {
@@ -88,6 +104,8 @@ export class Embedders {
       if (spec.provider === "local") provider = new LocalEmbeddingProvider(spec.dimensions);
       else if (spec.provider === "openai") provider = new OpenAIEmbeddingProvider(this.openai(), spec);
       else throw unavailable(spec.provider);
+      // Specs come from collections and from /v1/embeddings requests: keep the cache bounded.
+      if (this.cache.size >= MAX_CACHED_PROVIDERS) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, provider);
     }
     return provider;

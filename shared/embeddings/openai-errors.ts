@@ -38,7 +38,8 @@ export function providerError(err: unknown, what: "embedding" | "chat"): AppErro
   if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError) {
     return new AppError(`${prefix}_AUTH_FAILED`, `the ${what} provider refused the configured credentials (${err.status})`, { httpStatus: 502, cause: err });
   }
-  if (err instanceof OpenAI.APIError && err.status !== undefined && err.status >= 500) {
+  // 5xx, or an error event in the middle of a stream (no HTTP status): the provider failed.
+  if (err instanceof OpenAI.APIError && (err.status === undefined || err.status >= 500)) {
     return new AppError(`${prefix}_PROVIDER_ERROR`, `the ${what} provider failed (${err.status})`, {
       httpStatus: 502,
       retryable: true,

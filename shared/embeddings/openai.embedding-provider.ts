@@ -10,7 +10,7 @@ export const MAX_INPUTS_PER_REQUEST = 2048;
 export const MAX_TOKENS_PER_REQUEST = 300_000;
 
 /** Models that take a `dimensions` parameter (shortened embeddings). */
-const SHORTENABLE = /^text-embedding-3-/;
+export const SHORTENABLE = /^text-embedding-3-/;
 
 export interface OpenAIClientOptions {
   apiKey: string;

@@ -32,6 +32,10 @@ export interface ChatSource {
   metadata: Record<string, unknown>;
 }
 
+export function stripCitations(text: string): string {
+  return text.replace(/ ?\[\d+\](?:\[\d+\])*/g, "");
+}
+
 /** Everything a chat turn needs before the model is called. */
 export interface PreparedChat {
   sessionId: string;
@@ -77,7 +81,8 @@ export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput
     .slice(0, input.topK)
     .map((hit, i) => ({ n: i + 1, ...hit }));
   const history = input.sessionId ? await deps.chat.recentMessages(input.sessionId, deps.config.MAX_HISTORY_MESSAGES) : [];
-  const turns: ChatTurn[] = history.map((m) => ({ role: m.role, content: m.content }));
+  // Earlier answers cite earlier sources; their [n] would point at this turn's numbering.
+  const turns: ChatTurn[] = history.map((m) => ({ role: m.role, content: m.role === "assistant" ? stripCitations(m.content) : m.content }));
   return {
     sessionId: input.sessionId ?? randomUUID(),
     newSession,

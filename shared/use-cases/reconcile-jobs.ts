@@ -40,6 +40,10 @@ export async function reconcileJobs(deps: Deps, olderThanMs: number): Promise<{ 
       const job = await queue.getJob(row.id);
       await deps.jobs.markSucceeded(row.id, (job?.returnvalue as object | undefined) ?? {});
       settled.push(row.id);
+    } else {
+      // Still waiting or running in BullMQ: fine. Move it to the back of the line so that a long
+      // backlog cannot hide the rows behind it from the next run.
+      await deps.jobs.touch(deps.db, row.id);
     }
   }
   if (requeued.length > 0) deps.logger.warn({ requeued }, "re-enqueued jobs that Redis had lost");

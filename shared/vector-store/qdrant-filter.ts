@@ -1,5 +1,5 @@
 import type { Schemas } from "@qdrant/js-client-rest";
-import type { Condition, Filter, Scalar } from "./filter.ts";
+import { matchesFilter, type Condition, type Filter, type Scalar } from "./filter.ts";
 
 type QdrantFilter = Schemas["Filter"];
 type QdrantCondition = Schemas["Condition"];
@@ -21,19 +21,29 @@ function anyOf(key: string, values: Scalar[]): QdrantCondition {
   return { should: values.map((v) => equals(key, v)) };
 }
 
-function translateCondition(key: string, condition: Condition): QdrantCondition[] {
+/** Matches no point: every point has a tenant_id. */
+const NOTHING: QdrantCondition = { is_empty: { key: "tenant_id" } };
+
+function translateCondition(key: string, condition: Condition): QdrantCondition {
   const path = metadataPath(key);
-  if (typeof condition !== "object") return [equals(path, condition)];
-  const out: QdrantCondition[] = [];
-  if (condition.$eq !== undefined) out.push(equals(path, condition.$eq));
-  if (condition.$in !== undefined) out.push(anyOf(path, condition.$in));
+  if (typeof condition !== "object") return equals(path, condition);
   const range: Schemas["Range"] = {};
   if (condition.$gt !== undefined) range.gt = condition.$gt;
   if (condition.$gte !== undefined) range.gte = condition.$gte;
   if (condition.$lt !== undefined) range.lt = condition.$lt;
   if (condition.$lte !== undefined) range.lte = condition.$lte;
-  if (Object.keys(range).length > 0) out.push({ key: path, range });
-  return out;
+  const ranged = Object.keys(range).length > 0;
+  if (condition.$eq === undefined && condition.$in === undefined) return { key: path, range };
+  // All operators of one key must hold for the same value (as in matchesFilter, also for array
+  // payloads): with concrete values to match, apply $in and the range to them here and send
+  // one match, rather than separate conditions that different array elements could satisfy.
+  let values: Scalar[] = condition.$eq !== undefined ? [condition.$eq] : condition.$in!;
+  if (condition.$in !== undefined) values = values.filter((v) => condition.$in!.includes(v));
+  const { $gt, $gte, $lt, $lte } = condition;
+  const bounds = Object.fromEntries(Object.entries({ $gt, $gte, $lt, $lte }).filter(([, b]) => b !== undefined)) as Condition;
+  if (ranged) values = values.filter((v) => matchesFilter({ v: bounds }, { v }));
+  if (values.length === 0) return NOTHING;
+  return values.length === 1 ? equals(path, values[0]!) : anyOf(path, values);
 }
 
 /**
@@ -44,6 +54,6 @@ function translateCondition(key: string, condition: Condition): QdrantCondition[
 export function toQdrantFilter(tenantId: string, filter?: Filter, documentId?: string): QdrantFilter {
   const must: QdrantCondition[] = [{ key: "tenant_id", match: { value: tenantId } }];
   if (documentId) must.push({ key: "document_id", match: { value: documentId } });
-  for (const [key, condition] of Object.entries(filter ?? {})) must.push(...translateCondition(key, condition));
+  for (const [key, condition] of Object.entries(filter ?? {})) must.push(translateCondition(key, condition));
   return { must };
 }

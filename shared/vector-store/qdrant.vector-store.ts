@@ -50,14 +50,23 @@ const isNotFound = (err: unknown) => (err as { status?: number }).status === 404
 export class QdrantVectorStore implements VectorStore {
   readonly kind = "qdrant" as const;
   private readonly client: QdrantClient;
+  /** For snapshots, which take as long as the collection is large. */
+  private readonly slowClient: QdrantClient;
   private readonly url: string;
   private readonly apiKey?: string;
   private readonly known = new Set<string>();
 
   constructor(options: { url: string; apiKey?: string; timeoutMs?: number }) {
-    this.url = options.url.replace(/\/+$/, "");
+    // One base address for the client and the raw snapshot calls: the client defaults the port to
+    // 6333 and takes a path only as `prefix`, so derive both from the URL the same way.
+    const u = new URL(options.url);
+    const port = Number(u.port || 6333);
+    const prefix = u.pathname.replace(/\/+$/, "") || undefined;
+    this.url = `${u.protocol}//${u.hostname}:${port}${prefix ?? ""}`;
     this.apiKey = options.apiKey;
-    this.client = new QdrantClient({ url: this.url, apiKey: options.apiKey, timeout: options.timeoutMs ?? 10_000, checkCompatibility: false });
+    const base = { host: u.hostname, port, https: u.protocol === "https:", prefix, apiKey: options.apiKey, checkCompatibility: false };
+    this.client = new QdrantClient({ ...base, timeout: options.timeoutMs ?? 10_000 });
+    this.slowClient = new QdrantClient({ ...base, timeout: 30 * 60_000 });
   }
 
   /** The Qdrant collection of a Quarry collection generation. */
@@ -194,14 +203,18 @@ export class QdrantVectorStore implements VectorStore {
   async snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }> {
     const name = QdrantVectorStore.collectionName(ref);
     await mkdir(dir, { recursive: true });
-    const created = await this.call("creating a snapshot", () => this.client.createSnapshot(name, { wait: true }));
+    const created = await this.call("creating a snapshot", () => this.slowClient.createSnapshot(name, { wait: true }));
     if (!created) throw storeError(new Error("no snapshot description returned"), "creating a snapshot");
-    const res = await this.call("downloading a snapshot", () =>
-      fetch(`${this.url}/collections/${name}/snapshots/${encodeURIComponent(created.name)}`, { headers: this.headers() }),
-    );
-    if (!res.ok || !res.body) throw storeError(Object.assign(new Error(`status ${res.status}`), { status: res.status }), "downloading a snapshot");
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path.join(dir, `${name}.snapshot`)));
-    await this.call("deleting a server-side snapshot", () => this.client.deleteSnapshot(name, created.name, { wait: true }));
+    try {
+      const res = await this.call("downloading a snapshot", () =>
+        fetch(`${this.url}/collections/${name}/snapshots/${encodeURIComponent(created.name)}`, { headers: this.headers() }),
+      );
+      if (!res.ok || !res.body) throw storeError(Object.assign(new Error(`status ${res.status}`), { status: res.status }), "downloading a snapshot");
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path.join(dir, `${name}.snapshot`)));
+    } finally {
+      // Never leave snapshot files behind on the server, whatever happened to the download.
+      await this.client.deleteSnapshot(name, created.name, { wait: true }).catch(() => undefined);
+    }
     return { points: await this.count(ref) };
   }
 

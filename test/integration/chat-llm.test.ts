@@ -76,10 +76,11 @@ describe("chat with an OpenAI-compatible model", () => {
     await client.post("/v1/chat", { collection_ids: [collection], message: "third question", session_id: first.body.session_id, temperature: 0.9 });
     const [call] = chatCalls();
     const messages = call!.body.messages as Turn[];
-    // MAX_HISTORY_MESSAGES=2: only the previous question and answer, then the new question.
+    // MAX_HISTORY_MESSAGES=2: only the previous question and answer (its citations, which would
+    // clash with this turn's numbering, taken out), then the new question.
     expect(messages.slice(1)).toEqual([
       { role: "user", content: "second question about shipping" },
-      { role: "assistant", content: "second answer [1]" },
+      { role: "assistant", content: "second answer" },
       { role: "user", content: "third question" },
     ]);
     expect(call!.body.temperature).toBe(0.9);
@@ -130,6 +131,15 @@ describe("chat with an OpenAI-compatible model", () => {
     const res = await client.post("/v1/chat", { collection_ids: [collection], message: "refunds?" });
     expect(res.status).toBe(504);
     expect(res.body.error.code).toBe("CHAT_PROVIDER_TIMEOUT");
+  });
+
+  it("gives up on a stream that stalls after it started, with CHAT_PROVIDER_TIMEOUT, and stores nothing", async () => {
+    stub.chatReply = "first second third";
+    stub.streamWordDelayMs = 3_000; // CHAT_TIMEOUT_MS is 1.5 s
+    const { events } = await postForEvents(`${stack.url}/v1/chat`, TEST_KEYS.acme, { collection_ids: [collection], message: "refunds?", stream: true });
+    expect(events.map((e) => e.event)).toEqual(["sources", "delta", "error"]);
+    expect(events.at(-1)!.data.error.code).toBe("CHAT_PROVIDER_TIMEOUT");
+    expect((await client.get(`/v1/chat/sessions/${events[0]!.data.session_id}`)).status).toBe(404);
   });
 
   it("answers 429 with the provider's Retry-After when the model is rate-limited", async () => {

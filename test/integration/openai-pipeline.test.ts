@@ -52,6 +52,18 @@ describe("ingestion with an OpenAI-compatible provider", () => {
     expect(res.body.embedding).toEqual({ provider: "openai", model: "nomic-embed-text", dimensions: 24 });
   });
 
+  it("asks an unknown model's dimensions once per process, and refuses to shorten a model that cannot", async () => {
+    const probes = () => stub.requests.filter((r) => JSON.stringify(r.body.input) === JSON.stringify(["dimension probe"])).length;
+    const before = probes();
+    for (let i = 0; i < 3; i++) expect((await client.post("/v1/embeddings", { input: "hello", model: "mxbai-embed-large" })).status).toBe(200);
+    expect(probes() - before).toBe(1);
+    const shorter = await client.post("/v1/embeddings", { input: "hello", model: "mxbai-embed-large", dimensions: 10 });
+    expect(shorter.status).toBe(422);
+    expect(shorter.body.error.code).toBe("EMBEDDING_DIMENSIONS_UNSUPPORTED");
+    const shortened = await client.post("/v1/embeddings", { input: "hello", model: "text-embedding-3-small", dimensions: 10 });
+    expect(shortened.body.data[0].embedding).toHaveLength(10);
+  });
+
   it("batches many chunks per provider call and survives a 429 burst and a 500 on the way", { timeout: 90_000 }, async () => {
     const collection = (await client.post("/v1/collections", { name: "freeculture" })).body;
     const before = stub.count("/v1/embeddings");

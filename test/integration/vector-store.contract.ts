@@ -94,6 +94,12 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       expect(await ids({ year: { $lte: 2021, $gte: 2020 } })).toEqual([docs.b.id]);
       expect(await ids({ user_id: "42", year: { $lt: 2020 } })).toEqual([docs.a.id]);
       expect(await ids({ user_id: "nobody" })).toEqual([]);
+      // All operators on one key must hold for the same array element.
+      const arr = { id: randomUUID(), meta: { k: [1, 3] } };
+      await store.upsert(c, [point(arr.id, 0, [1, 0.5], arr.meta)]);
+      expect(await ids({ k: { $eq: 1, $gt: 2 } })).toEqual([]);
+      expect(await ids({ k: { $in: [1, 3], $gt: 2 } })).toEqual([arr.id]);
+      expect(await ids({ k: 3 })).toEqual([arr.id]);
     });
 
     it("keeps collections and tenants apart", async () => {

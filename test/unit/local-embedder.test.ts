@@ -33,3 +33,4 @@ describe("LocalEmbeddingProvider", () => {
     expect(cosine(plain!, wide!)).toBeCloseTo(1, 6);
   });
 });
+

@@ -44,8 +44,12 @@ describe("toQdrantFilter", () => {
     expect(translate({ year: { $gt: 1, $lte: 9 } }).must).toContainEqual({ key: "metadata.year", range: { gt: 1, lte: 9 } });
   });
 
-  it("combines $eq with a range on the same key", () => {
-    expect(translate({ v: { $eq: 3, $gte: 1 } }).must).toEqual([tenant, { key: "metadata.v", match: { value: 3 } }, { key: "metadata.v", range: { gte: 1 } }]);
+  it("applies all operators of one key to the same value, as the reference does for arrays", () => {
+    expect(translate({ v: { $eq: 3, $gte: 1 } }).must).toEqual([tenant, { key: "metadata.v", match: { value: 3 } }]);
+    expect(translate({ v: { $in: [1, 5, 9], $gt: 2, $lt: 9 } }).must).toEqual([tenant, { key: "metadata.v", match: { value: 5 } }]);
+    expect(translate({ v: { $in: ["a", "b"], $eq: "b" } }).must).toEqual([tenant, { key: "metadata.v", match: { value: "b" } }]);
+    // {k: [1, 3]} must not match {$eq: 1, $gt: 2}: no single value is both.
+    expect(translate({ v: { $eq: 1, $gt: 2 } }).must).toEqual([tenant, { is_empty: { key: "tenant_id" } }]);
   });
 
   it("quotes keys that are not plain words", () => {
