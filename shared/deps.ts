@@ -13,7 +13,7 @@ import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
 import { ChatRepository } from "./db/chat.repository.ts";
 import { Embedders } from "./embeddings/embedders.ts";
 import { createOpenAIClient } from "./embeddings/openai.embedding-provider.ts";
-import type { Logger } from "./logging/logger.ts";
+import { safeUrl, type Logger } from "./logging/logger.ts";
 import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
@@ -67,6 +67,15 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   const redis = createRedis(config.REDIS_URL, "producer", logger);
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
   const vectorStore = createVectorStore(config);
+  logger.info(
+    {
+      redis: safeUrl(config.REDIS_URL),
+      postgres: safeUrl(config.DATABASE_URL),
+      vectorStore: vectorStore.kind === "qdrant" ? safeUrl(config.QDRANT_URL!) : path.resolve(config.DATA_DIR, "vectors"),
+      models: config.OPENAI_API_KEY ? `openai-compatible (${config.OPENAI_BASE_URL ? safeUrl(config.OPENAI_BASE_URL) : "OpenAI"})` : "local embedder, extractive chat",
+    },
+    "dependencies configured",
+  );
   const parser = new ParsePool(
     { timeoutMs: config.PARSE_TIMEOUT_MS, maxMemoryMb: config.PARSE_MAX_MEMORY_MB, maxPages: config.MAX_PAGES, maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE },
     { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2 },
