@@ -233,6 +233,17 @@ export function openApiDocument(serverUrl?: string): Json {
       },
       "/v1/jobs": { get: { summary: "List jobs", parameters: queryParams(listJobsQuery), responses: { "200": json(page("Job")), ...common } } },
       "/v1/jobs/{id}": { parameters: [id("id", "job")], get: { summary: "Get a job (from Postgres)", responses: { "200": json(ref("Job")), ...common } } },
+      "/v1/jobs/{id}/cancel": {
+        parameters: [id("id", "job")],
+        post: { summary: "Cancel a job that has not started", responses: { "200": json(ref("JobAccepted")), "409": error("The job has started, ended, or is a deletion"), ...common } },
+      },
+      "/v1/jobs/{id}/events": {
+        parameters: [id("id", "job")],
+        get: {
+          summary: "Follow a job: Server-Sent Events `progress` … `end`",
+          responses: { "200": { description: "An event stream of job records", content: { "text/event-stream": { schema: { type: "string" } } } }, ...common },
+        },
+      },
       "/v1/jobs/{id}/retry": {
         parameters: [id("id", "job")],
         post: { summary: "Re-queue a failed job from its first step", responses: { "202": accepted(ref("JobAccepted")), "409": error("The job cannot be retried"), ...common } },

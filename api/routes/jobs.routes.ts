@@ -4,7 +4,9 @@ import type { Deps } from "../../shared/deps.ts";
 import { notFound } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
 import { PUBLIC_JOB_NAMES } from "../../shared/queues/job-schemas.ts";
+import { cancelJob } from "../../shared/use-cases/cancel-job.ts";
 import { retryJob } from "../../shared/use-cases/retry-job.ts";
+import { streamJobEvents } from "./job-events.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
@@ -27,6 +29,14 @@ export function jobsRoutes(deps: Deps): Router {
     const job = await deps.jobs.get(req.tenantId, idParam(req.params.id, "job"));
     if (!job) throw notFound("job");
     res.json(presentJob(job));
+  });
+
+  router.get("/v1/jobs/:id/events", async (req, res) => {
+    await streamJobEvents(deps, req, res, idParam(req.params.id, "job"));
+  });
+
+  router.post("/v1/jobs/:id/cancel", async (req, res) => {
+    res.json({ job: presentJob(await cancelJob(deps, req.tenantId, idParam(req.params.id, "job"))) });
   });
 
   router.post("/v1/jobs/:id/retry", async (req, res) => {

@@ -139,6 +139,14 @@ export class DocumentsRepository {
     return rowCount === 1;
   }
 
+  /** Fails a document whose ingest never started (its job was cancelled). */
+  async failQueued(client: DbClient, id: string, error: { code: string; message: string }): Promise<void> {
+    await client.query(
+      `UPDATE documents SET status = 'failed', error_code = $2, error_message = $3, updated_at = now() WHERE id = $1 AND status = 'queued'`,
+      [id, error.code, error.message],
+    );
+  }
+
   /** Removes a document that was never accepted (its job could not be queued). */
   async discard(id: string): Promise<void> {
     await this.db.query(`DELETE FROM documents WHERE id = $1 AND status = 'queued'`, [id]);

@@ -126,6 +126,16 @@ export class JobsRepository {
     );
   }
 
+  /** Ends a job that has not started as `cancelled`; undefined when it is not queued any more. */
+  async cancelQueued(client: DbClient, tenantId: string, id: string): Promise<JobRow | undefined> {
+    const { rows } = await client.query(
+      `UPDATE jobs SET status = 'cancelled', error = $3, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND tenant_id = $2 AND status = 'queued' AND attempts = 0 RETURNING *`,
+      [id, tenantId, { code: "CANCELLED", message: "cancelled at the client's request" }],
+    );
+    return rows[0];
+  }
+
   /** Puts a failed job back to `queued` with a fresh budget of attempts; false when it is not failed. */
   async resetForRetry(client: DbClient, tenantId: string, id: string): Promise<JobRow | undefined> {
     const { rows } = await client.query(

@@ -1,11 +1,17 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
-/** POSTs and reads a Server-Sent Events response with a real SSE parser. */
-export async function postForEvents(url: string, key: string, body: unknown, options: { signal?: AbortSignal; onEvent?: (e: EventSourceMessage) => void } = {}) {
+/** Requests (POST by default) and reads a Server-Sent Events response with a real SSE parser. */
+export async function postForEvents(
+  url: string,
+  key: string,
+  body: unknown,
+  options: { signal?: AbortSignal; onEvent?: (e: EventSourceMessage) => void; method?: "GET" | "POST" } = {},
+) {
+  const method = options.method ?? "POST";
   const res = await fetch(url, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "text/event-stream" },
-    body: JSON.stringify(body),
+    method,
+    headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+    body: method === "POST" ? JSON.stringify(body) : undefined,
     signal: options.signal,
   });
   const events: Array<{ event: string; data: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any

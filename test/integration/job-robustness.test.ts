@@ -7,6 +7,7 @@ import { reconcileJobs } from "../../shared/use-cases/reconcile-jobs.ts";
 import { startWorkers } from "../../workers/worker-pool.ts";
 import { startTestStack, type TestStack } from "../helpers/app.ts";
 import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { postForEvents } from "../helpers/sse.ts";
 import { REDIS_URL, TEST_KEYS, waitFor } from "../helpers/test-env.ts";
 
 let stack: TestStack;
@@ -117,5 +118,42 @@ describe("races and reruns", () => {
     expect((await client.get(`/v1/collections/${collection.id}`)).body.embedding.dimensions).toBe(128);
     const search = await client.post(`/v1/collections/${collection.id}/search`, { query: "vectors survive" });
     expect(search.body.data).toHaveLength(1);
+  });
+});
+
+describe("cancelling and following jobs", () => {
+  it("cancels a job that has not started: it leaves the queue and its document fails CANCELLED", async () => {
+    const collection = (await client.post("/v1/collections", { name: "cancel" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "never mind" });
+    const cancel = await client.post(`/v1/jobs/${res.body.job.id}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.job).toMatchObject({ status: "cancelled", error: { code: "CANCELLED" } });
+    expect(await stack.deps.producer.queue("ingest").getJobState(res.body.job.id)).toBe("unknown");
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body).toMatchObject({ status: "failed", error: { code: "CANCELLED" } });
+    // Workers find nothing to run, and the record stays cancelled.
+    await withWorkers(() => new Promise((r) => setTimeout(r, 500)));
+    expect((await client.get(`/v1/jobs/${res.body.job.id}`)).body.status).toBe("cancelled");
+    const again = await client.post(`/v1/jobs/${res.body.job.id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe("JOB_NOT_CANCELLABLE");
+  });
+
+  it("does not cancel deletions", async () => {
+    const collection = (await client.post("/v1/collections", { name: "no-cancel" })).body;
+    const del = await client.delete(`/v1/collections/${collection.id}`);
+    const res = await client.post(`/v1/jobs/${del.body.job.id}/cancel`);
+    expect(res.status).toBe(409);
+    await withWorkers(() => settled(del.body.job.id));
+  });
+
+  it("streams a job's progress over SSE until it ends", { timeout: 30_000 }, async () => {
+    const collection = (await client.post("/v1/collections", { name: "follow" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "followed from queued to succeeded" });
+    const following = postForEvents(`${stack.url}/v1/jobs/${res.body.job.id}/events`, TEST_KEYS.acme, undefined, { method: "GET" });
+    const { events } = await withWorkers(() => following);
+    expect(events[0]).toMatchObject({ event: "progress", data: { id: res.body.job.id, status: "queued" } });
+    expect(events.at(-1)).toMatchObject({ event: "end", data: { status: "succeeded", progress: 100 } });
+    expect(events.slice(0, -1).every((e) => e.event === "progress")).toBe(true);
+    expect((await apiClient(stack.url, TEST_KEYS.globex).get(`/v1/jobs/${res.body.job.id}/events`)).status).toBe(404);
   });
 });
