@@ -6,7 +6,7 @@
  */
 import { apiClient } from "../test/helpers/http.ts";
 import { OpenAIStub } from "../test/helpers/openai-stub.ts";
-import { spawnQuarry } from "../test/helpers/processes.ts";
+import { startApiAndWorker } from "../test/helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
 import { percentiles } from "./stats.ts";
 
@@ -18,11 +18,9 @@ export async function chatBench() {
   stub.chatDelayMs = MODEL_DELAY_MS;
   stub.chatReply = "The answer, with a citation [1].";
   const env = createTestEnv({ LOG_LEVEL: "warn", OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: stub.url, EMBEDDING_DIMENSIONS: "256" });
-  const api = spawnQuarry("api/main.ts", { ...env.env, LOG_LEVEL: "info" });
-  const worker = spawnQuarry("workers/main.ts", { ...env.env, LOG_LEVEL: "info" });
+  const processes = await startApiAndWorker({ ...env.env, LOG_LEVEL: "info" });
+  const { url } = processes;
   try {
-    const url = String((await api.waitForLog((l) => l.msg === "api listening")).url);
-    await worker.waitForLog((l) => l.msg === "worker ready");
     const client = apiClient(url, TEST_KEYS.acme);
     const collection = (await client.post("/v1/collections", { name: "bench" })).body.id;
     const docs = Array.from({ length: 20 }, (_, i) => `Policy ${i}: refunds for product line ${i} are paid within ${i + 3} days.\n\nShipping rule ${i} applies to region ${i}.`);
@@ -67,8 +65,7 @@ export async function chatBench() {
       stream_to_first_delta_ms: percentiles(toFirstDelta),
     };
   } finally {
-    await worker.stop("SIGTERM");
-    await api.stop("SIGTERM");
+    await processes.stop();
     await env.cleanup();
     await stub.stop();
   }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { PDFParse } from "pdf-parse";
 import { corpusFile } from "../test/helpers/corpus.ts";
 import { apiClient, uploadFile } from "../test/helpers/http.ts";
-import { spawnQuarry } from "../test/helpers/processes.ts";
+import { startApiAndWorker } from "../test/helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
 
 const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
@@ -38,11 +38,9 @@ function peakRssMb(pid: number): number {
 
 async function pipeline() {
   const env = createTestEnv({ LOG_LEVEL: "warn", WORKER_CONCURRENCY: CONCURRENCY });
-  const api = spawnQuarry("api/main.ts", { ...env.env, LOG_LEVEL: "info" });
-  const worker = spawnQuarry("workers/main.ts", { ...env.env, LOG_LEVEL: "info" });
+  const processes = await startApiAndWorker({ ...env.env, LOG_LEVEL: "info" });
+  const { api, worker, url } = processes;
   try {
-    const url = String((await api.waitForLog((l) => l.msg === "api listening")).url);
-    await worker.waitForLog((l) => l.msg === "worker ready");
     const client = apiClient(url, TEST_KEYS.acme);
 
     // Warm-up round (not timed): the first parse thread and LanceDB tables start cold.
@@ -75,8 +73,7 @@ async function pipeline() {
     if (process.env.BENCH_DEBUG) for (const l of worker.logs.filter((x) => x.msg === "job succeeded" || x.msg === "document parsed")) console.error(l.time, l.job ?? "parse", l.pages ?? "", l.ms);
     return { pages, chunks, seconds, pagesPerSecond: pages / seconds, workerPeakRssMb: peakRssMb(worker.child.pid!), apiPeakRssMb: peakRssMb(api.child.pid!) };
   } finally {
-    await worker.stop("SIGTERM");
-    await api.stop("SIGTERM");
+    await processes.stop();
     await env.cleanup();
   }
 }

@@ -78,3 +78,20 @@ export function spawnQuarry(script: string, env: Record<string, string>): Quarry
     },
   };
 }
+
+/** An api and a worker as separate processes on one environment, both ready. */
+export async function startApiAndWorker(env: Record<string, string>): Promise<{ api: QuarryProcess; worker: QuarryProcess; url: string; stop(): Promise<void> }> {
+  const api = spawnQuarry("api/main.ts", env);
+  const worker = spawnQuarry("workers/main.ts", env);
+  const listening = await api.waitForLog((l) => l.msg === "api listening");
+  await worker.waitForLog((l) => l.msg === "worker ready");
+  return {
+    api,
+    worker,
+    url: String(listening.url),
+    async stop() {
+      await worker.stop("SIGTERM");
+      await api.stop("SIGTERM");
+    },
+  };
+}
