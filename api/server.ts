@@ -16,9 +16,19 @@ export async function startWebServer(deps: Deps, port = deps.config.PORT, host =
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-export async function stopWebServer(server: Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeIdleConnections();
-  });
+/**
+ * Stops accepting connections, lets requests in flight finish, and after `graceMs` closes what is
+ * still open (event streams that follow a job or a long chat answer would otherwise hold it forever).
+ */
+export async function stopWebServer(server: Server, graceMs = 10_000): Promise<void> {
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  timer.unref();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeIdleConnections();
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -71,12 +71,10 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     };
 
     const started = Date.now();
+    let result: Record<string, unknown>;
     try {
       const processor = processors[name] as Processor<JobName>;
-      const result = await processor(parsed.data as JobData<JobName>, ctx);
-      if (!internal) await deps.jobs.markSucceeded(jobId, result);
-      logger.info({ ms: Date.now() - started }, "job succeeded");
-      return result;
+      result = await processor(parsed.data as JobData<JobName>, ctx);
     } catch (err) {
       if (isControlFlow(err)) throw err;
       const { code, message, retryable } = classify(err);
@@ -94,6 +92,11 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       if (!retryable) throw new UnrecoverableError(`${code}: ${message}`);
       throw err;
     }
+    // The work is done: a failure to write that down must not turn it into a failed job (the
+    // reconciler settles the row from BullMQ's completed job).
+    if (!internal) await deps.jobs.markSucceeded(jobId, result).catch((err: unknown) => logger.error({ err }, "could not record the job's success"));
+    logger.info({ ms: Date.now() - started }, "job succeeded");
+    return result;
   };
 }
 

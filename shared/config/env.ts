@@ -45,6 +45,10 @@ const concurrency = z
     const out: Partial<Record<QueueName, number>> = {};
     if (raw === "") return out;
     if (/^\d+$/.test(raw)) {
+      if (Number(raw) < 1) {
+        ctx.addIssue({ code: "custom", message: "must be at least 1" });
+        return z.NEVER;
+      }
       for (const q of QUEUE_NAMES) out[q] = Number(raw);
       return out;
     }
@@ -171,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const usingDevApiKey = !parsed.data.API_KEYS || parsed.data.API_KEYS.size === 0;
+  // `API_KEYS=","` parses to no keys at all: production must never fall back to the development key.
+  if (usingDevApiKey && parsed.data.NODE_ENV === "production") throw new ConfigError(["API_KEYS: is required when NODE_ENV=production (no tenant:key pair given)"]);
   const keys = usingDevApiKey ? new Map([[DEV_API_KEY, DEV_TENANT]]) : parsed.data.API_KEYS!;
   return Object.freeze({ ...parsed.data, API_KEYS: keys, usingDevApiKey });
 }

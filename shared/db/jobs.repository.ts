@@ -91,7 +91,11 @@ export class JobsRepository {
 
   /** Sets how many units (chunks) the job's batches will report, and the progress so far. */
   async setUnits(id: string, total: number, progress: number): Promise<void> {
-    await this.db.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1`, [id, total, progress]);
+    await this.db.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+      id,
+      total,
+      progress,
+    ]);
   }
 
   /** A batch finished `n` units: progress = base + span × done / total (kept below 100 until the job ends). */

@@ -27,7 +27,8 @@ export function jobDefinitions(defaultAttempts: number): Record<JobName, JobDefi
     reembed_collection: { queue: "ingest", options: retrying(defaultAttempts) },
     // A batch that still fails after its retries fails its parent (and the document) with its error.
     embed_chunks: { queue: "embed", options: { ...retrying(defaultAttempts + 3), failParentOnFailure: true } },
-    reconcile_jobs: { queue: "ingest", options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
-    optimize_vectors: { queue: "ingest", options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    // By age only: BullMQ's `count` trims the whole queue's completed/failed sets, not one job type's.
+    reconcile_jobs: { queue: "ingest", options: { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } } },
+    optimize_vectors: { queue: "ingest", options: { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } } },
   };
 }

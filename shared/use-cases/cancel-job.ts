@@ -1,7 +1,7 @@
 import type { Deps } from "../deps.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/pool.ts";
-import { AppError, notFound } from "../errors/app-error.ts";
+import { AppError, notFound, unavailable } from "../errors/app-error.ts";
 import { isJobName, type JobName } from "../queues/job-schemas.ts";
 
 const CANCELLABLE: readonly JobName[] = ["ingest_document", "reembed_collection"];
@@ -27,8 +27,9 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Pr
   if (queued) {
     try {
       await queued.remove();
-    } catch {
-      throw notCancellable("a worker has just started the job");
+    } catch (err) {
+      if (/locked/i.test((err as Error).message)) throw notCancellable("a worker has just started the job");
+      throw unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", err);
     }
   }
   return withTransaction(deps.db, async (client) => {

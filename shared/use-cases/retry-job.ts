@@ -1,7 +1,7 @@
 import type { Deps } from "../deps.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/pool.ts";
-import { AppError, notFound } from "../errors/app-error.ts";
+import { AppError, notFound, unavailable } from "../errors/app-error.ts";
 import { isJobName, type JobName } from "../queues/job-schemas.ts";
 import { dispatchJob } from "./jobs.ts";
 
@@ -22,6 +22,14 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
   }
   if (current.status !== "failed") throw notRetryable(`only failed jobs can be retried; this one is ${current.status}`);
   const name: JobName = current.type;
+  // Clear the old BullMQ job (and its batches) while the row still says failed: if Redis refuses,
+  // nothing has changed yet and the request fails with 503.
+  const queue = deps.producer.queue(deps.producer.definition(name).queue);
+  try {
+    await (await queue.getJob(jobId))?.remove({ removeChildren: true });
+  } catch (cause) {
+    throw unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
+  }
   const row = await withTransaction(deps.db, async (client) => {
     if (name === "ingest_document" && !(await deps.documents.requeue(client, String(current.payload.document_id)))) {
       throw notRetryable("the document was deleted, or its uploaded bytes are gone; upload it again");
@@ -30,8 +38,6 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
     if (!reset) throw notRetryable("the job is no longer failed");
     return reset;
   });
-  const queue = deps.producer.queue(deps.producer.definition(name).queue);
-  await (await queue.getJob(jobId))?.remove({ removeChildren: true });
   await dispatchJob(deps, row, async (error) => {
     if (name === "ingest_document") await deps.documents.markFailed(String(current.payload.document_id), error);
   });

@@ -37,6 +37,10 @@ describe("loadConfig", () => {
     expect(problems({ NODE_ENV: "production" })).toEqual([expect.stringMatching(/^API_KEYS: .*required/)]);
   });
 
+  it("never falls back to the development key in production, even for an API_KEYS with no pairs", () => {
+    expect(problems({ NODE_ENV: "production", API_KEYS: " , " })).toEqual([expect.stringMatching(/^API_KEYS: is required/)]);
+  });
+
   it("parses API_KEYS into key → tenant", () => {
     const config = loadConfig({ API_KEYS: "acme:key-aaaaaaaa, globex:key-bbbbbbbb" });
     expect(config.usingDevApiKey).toBe(false);
@@ -70,6 +74,7 @@ describe("loadConfig", () => {
     expect(config.WORKER_CONCURRENCY).toEqual({ ingest: 3, embed: 8 });
     expect(loadConfig({ WORKER_CONCURRENCY: "6" }).WORKER_CONCURRENCY.backup).toBe(6);
     expect(problems({ WORKER_QUEUES: "ingest,parse" })).toEqual([expect.stringContaining("unknown queue(s) parse")]);
+    expect(problems({ WORKER_CONCURRENCY: "0" })).toEqual([expect.stringMatching(/^WORKER_CONCURRENCY: must be at least 1/)]);
   });
 
   it("requires the queue prefix to be a Redis Cluster hash tag", () => {
