@@ -30,6 +30,12 @@ async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPer
   return { pages, seconds, pagesPerSecond: pages / seconds };
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -48,6 +54,7 @@ async function pipeline() {
     const warmJob = (await uploadFile(url, TEST_KEYS.acme, warm, { name: "t.pdf", content: corpusFile("pdf/tracemonkey.pdf") })).body.job.id;
     await waitFor(async () => ((await client.get(`/v1/jobs/${warmJob}`)).body.status === "succeeded" ? true : undefined), 120_000);
 
+    const cpuBefore = { api: cpuSeconds(api.child.pid!), worker: cpuSeconds(worker.child.pid!) };
     const started = performance.now();
     const jobs: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -71,7 +78,11 @@ async function pipeline() {
     }
     const seconds = (performance.now() - started) / 1000;
     if (process.env.BENCH_DEBUG) for (const l of worker.logs.filter((x) => x.msg === "job succeeded" || x.msg === "document parsed")) console.error(l.time, l.job ?? "parse", l.pages ?? "", l.ms);
-    return { pages, chunks, seconds, pagesPerSecond: pages / seconds, workerPeakRssMb: peakRssMb(worker.child.pid!), apiPeakRssMb: peakRssMb(api.child.pid!) };
+    const cpu = {
+      workerCpuSeconds: Math.round((cpuSeconds(worker.child.pid!) - cpuBefore.worker) * 10) / 10,
+      apiCpuSeconds: Math.round((cpuSeconds(api.child.pid!) - cpuBefore.api) * 10) / 10,
+    };
+    return { pages, chunks, seconds, pagesPerSecond: pages / seconds, ...cpu, workerPeakRssMb: peakRssMb(worker.child.pid!), apiPeakRssMb: peakRssMb(api.child.pid!) };
   } finally {
     await processes.stop();
     await env.cleanup();
