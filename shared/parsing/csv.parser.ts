@@ -12,7 +12,6 @@ const ROWS_PER_PASSAGE = 20;
  * wrong number of fields are kept (missing values are left out, extra ones numbered).
  */
 export const csvParser: DocumentParser = {
-  mimeTypes: ["text/csv"],
   async parse(content): Promise<ParsedDocument> {
     const { text } = decodeText(content);
     const parsed = Papa.parse<string[]>(text.trim(), { skipEmptyLines: "greedy" });

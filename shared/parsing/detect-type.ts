@@ -1,17 +1,13 @@
 import { fileTypeFromBuffer } from "file-type";
 import { AppError } from "../errors/app-error.ts";
 import { decodeText, looksLikeText } from "./decode-text.ts";
+import { MIME } from "./mime-types.ts";
+import { PARSEABLE_MIME_TYPES } from "./parsers.ts";
 
-export const MIME = {
-  pdf: "application/pdf",
-  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  html: "text/html",
-  markdown: "text/markdown",
-  csv: "text/csv",
-  text: "text/plain",
-} as const;
+export { MIME };
 
-export const SUPPORTED_MIME_TYPES: readonly string[] = Object.values(MIME);
+/** The types with a parser: the one list lives in the parser registry. */
+export const SUPPORTED_MIME_TYPES = PARSEABLE_MIME_TYPES;
 
 /**
  * The document's type, from its bytes: magic numbers for binary formats (file-type), then, for

@@ -12,7 +12,6 @@ export interface ParsedDocument {
  * (`DOCUMENT_CORRUPT`, `NO_TEXT`, …) on bad input. Runs inside the parse sandbox.
  */
 export interface DocumentParser {
-  readonly mimeTypes: readonly string[];
   parse(content: Buffer, limits: ParseLimits): Promise<ParsedDocument>;
 }
 

@@ -9,7 +9,6 @@ import { assertZipWithinLimits } from "./zip-guard.ts";
  * then split by headings. Tracked deletions are left out, insertions kept; comments are dropped.
  */
 export const docxParser: DocumentParser = {
-  mimeTypes: ["application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
   async parse(content, limits): Promise<ParsedDocument> {
     await assertZipWithinLimits(content, limits.maxDecompressedBytes);
     let html: string;

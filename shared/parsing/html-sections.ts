@@ -24,7 +24,7 @@ export function htmlToSections(html: string): Section[] {
   return sectionsFromNode(body);
 }
 
-export function sectionsFromNode(root: DomNode): Section[] {
+function sectionsFromNode(root: DomNode): Section[] {
   const sections: Section[] = [];
   const headings: string[] = [];
   let paragraphs: string[] = [];

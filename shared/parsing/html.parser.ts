@@ -17,7 +17,6 @@ function declaredCharset(bytes: Uint8Array): string | undefined {
  * Pages Readability cannot make sense of fall back to the whole body minus page chrome.
  */
 export const htmlParser: DocumentParser = {
-  mimeTypes: ["text/html"],
   async parse(content: Buffer): Promise<ParsedDocument> {
     const { text: html } = decodeText(content, declaredCharset(content));
     const { document } = parseHTML(html);

@@ -9,7 +9,6 @@ import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
  * embedders and chat models alike.
  */
 export const markdownParser: DocumentParser = {
-  mimeTypes: ["text/markdown"],
   async parse(content): Promise<ParsedDocument> {
     const { text } = decodeText(content);
     const sections: Section[] = [];

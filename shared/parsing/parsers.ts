@@ -1,14 +1,15 @@
 import { AppError } from "../errors/app-error.ts";
 import type { DocumentParser } from "./document-parser.ts";
+import { MIME } from "./mime-types.ts";
 
-/** Parsers by MIME type, loaded on first use (a sandbox thread loads only the one it needs). */
+/** Parsers by MIME type — the one list of what Quarry parses — loaded on first use (a sandbox thread loads only the one it needs). */
 const loaders: Record<string, () => Promise<DocumentParser>> = {
-  "application/pdf": async () => (await import("./pdf.parser.ts")).pdfParser,
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": async () => (await import("./docx.parser.ts")).docxParser,
-  "text/html": async () => (await import("./html.parser.ts")).htmlParser,
-  "text/markdown": async () => (await import("./markdown.parser.ts")).markdownParser,
-  "text/csv": async () => (await import("./csv.parser.ts")).csvParser,
-  "text/plain": async () => (await import("./text.parser.ts")).textParser,
+  [MIME.pdf]: async () => (await import("./pdf.parser.ts")).pdfParser,
+  [MIME.docx]: async () => (await import("./docx.parser.ts")).docxParser,
+  [MIME.html]: async () => (await import("./html.parser.ts")).htmlParser,
+  [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
+  [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,
+  [MIME.text]: async () => (await import("./text.parser.ts")).textParser,
 };
 
 export const PARSEABLE_MIME_TYPES: readonly string[] = Object.keys(loaders);

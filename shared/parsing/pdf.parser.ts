@@ -23,7 +23,6 @@ function pdfError(err: unknown): AppError {
 
 /** PDF text per page (pdf-parse on pdf.js), so chunks can cite their page. */
 export const pdfParser: DocumentParser = {
-  mimeTypes: ["application/pdf"],
   async parse(content, limits): Promise<ParsedDocument> {
     const parser = new PDFParse({
       data: new Uint8Array(content.buffer, content.byteOffset, content.byteLength),

@@ -4,7 +4,6 @@ import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
 
 /** Plain text in any common encoding (UTF-8 first; a BOM is dropped). */
 export const textParser: DocumentParser = {
-  mimeTypes: ["text/plain"],
   async parse(content): Promise<ParsedDocument> {
     const { text } = decodeText(content);
     if (!text.trim()) throw permanent("NO_TEXT", "the document contains no text");
