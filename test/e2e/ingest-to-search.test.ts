@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { corpusFile } from "../helpers/corpus.ts";
 import { apiClient, uploadFile, type ApiClient } from "../helpers/http.ts";
@@ -6,7 +5,7 @@ import { postForEvents } from "../helpers/sse.ts";
 import { spawnQuarry, type QuarryProcess } from "../helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor, type TestEnv } from "../helpers/test-env.ts";
 
-const NEWS = readFileSync(new URL("../../../shared/corpus/text/NEWS", import.meta.url), "utf8");
+const NEWS = corpusFile("text/NEWS").toString("utf8");
 
 describe("api and worker as separate processes", () => {
   let env: TestEnv;

@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { chunkSections } from "../../shared/parsing/chunker.ts";
 import { countTokens } from "../../shared/parsing/tokenizer.ts";
+import { corpusFile } from "../helpers/corpus.ts";
 
-const NEWS = readFileSync(new URL("../../../shared/corpus/text/NEWS", import.meta.url), "utf8");
+const NEWS = corpusFile("text/NEWS").toString("utf8");
 
 describe("chunkSections", () => {
   it("keeps a short text in one chunk", () => {
