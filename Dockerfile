@@ -23,8 +23,10 @@ COPY --chown=node:node scripts ./scripts
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 8000
+# 8000: the api. 9464 / 9465: the ops listener (/health, /ready) of a worker / the scheduler.
+EXPOSE 8000 9464 9465
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# The API by default; the worker and scheduler override the command (see docker-compose.yml).
+# The API by default; the worker and scheduler override the command and the health check, which
+# asks their ops listener instead (see docker-compose.yml).
 CMD ["node", "api/main.ts"]

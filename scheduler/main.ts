@@ -1,14 +1,19 @@
 import { createDeps } from "../shared/deps.ts";
 import { configOrExit, onShutdown, processLogger } from "../shared/lifecycle.ts";
+import { DEFAULT_OPS_PORT, startProcessOpsServer } from "../shared/ops/ops-server.ts";
 import { declareSchedules } from "./declare-schedules.ts";
 import { schedules } from "./schedules.ts";
 
 const config = configOrExit();
 const logger = processLogger(config, "scheduler");
 const deps = await createDeps(config, logger);
+const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.scheduler);
 await declareSchedules(deps.producer, schedules(config), logger);
 logger.info("scheduler ready; BullMQ workers run the scheduled jobs");
 
 // The schedules live in Redis; this process stays up so a platform (Procfile, compose) sees it
 // healthy and it re-declares them after a Redis loss on its next start.
-onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, () => deps.close());
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await ops?.close();
+  await deps.close();
+});

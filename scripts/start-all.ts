@@ -1,6 +1,8 @@
 /**
  * `npm start`: the API, a worker serving every queue and the scheduler in one process, with the
  * embedded defaults, for a first run. Production runs them as separate processes (Procfile).
+ * One listener only: the api's port serves /health and /ready (and, later, /metrics) for all three, so
+ * OPS_PORT is ignored here — the ops listener is for workers and schedulers running on their own.
  */
 import { startWebServer, stopWebServer } from "../api/server.ts";
 import { declareSchedules } from "../scheduler/declare-schedules.ts";

@@ -81,6 +81,7 @@ const base = z.object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
     PORT: int(0, 65535).default(8000),
     HOST: z.string().min(1).default("0.0.0.0"),
+    OPS_PORT: int(0, 65535).optional(),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
     QUEUE_PREFIX: z
       .string()
