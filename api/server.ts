@@ -1,7 +1,11 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Deps } from "../shared/deps.ts";
+import { useHousekeeper } from "../shared/jobs/housekeeper.ts";
 import { createApp } from "./app.ts";
+import { answerClientError } from "./middleware/client-error.ts";
+
+const housekeepers = new WeakMap<Server, () => Promise<void>>();
 
 /** Starts listening (port 0 picks a free port) and resolves with the server and its address. */
 export async function startWebServer(deps: Deps, port = deps.config.PORT, host = deps.config.HOST): Promise<{ server: Server; url: string }> {
@@ -11,6 +15,9 @@ export async function startWebServer(deps: Deps, port = deps.config.PORT, host =
   });
   // Keep-alive sockets must not hold a graceful shutdown open.
   server.keepAliveTimeout = 5_000;
+  server.on("clientError", answerClientError(deps.logger));
+  // Outbox and job healing run in every process, so they never wait for a scheduler or a worker.
+  housekeepers.set(server, useHousekeeper(deps));
   const address = server.address() as AddressInfo;
   const shownHost = address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : address.address;
   return { server, url: `http://${shownHost}:${address.port}` };
@@ -30,5 +37,6 @@ export async function stopWebServer(server: Server, graceMs = 10_000): Promise<v
     });
   } finally {
     clearTimeout(timer);
+    await housekeepers.get(server)?.();
   }
 }

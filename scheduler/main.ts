@@ -1,5 +1,6 @@
 import { createDeps } from "../shared/deps.ts";
 import { configOrExit, onShutdown, processLogger } from "../shared/lifecycle.ts";
+import { useHousekeeper } from "../shared/jobs/housekeeper.ts";
 import { DEFAULT_OPS_PORT, startProcessOpsServer } from "../shared/ops/ops-server.ts";
 import { declareSchedules } from "./declare-schedules.ts";
 import { schedules } from "./schedules.ts";
@@ -9,11 +10,13 @@ const logger = processLogger(config, "scheduler");
 const deps = await createDeps(config, logger);
 const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.scheduler);
 await declareSchedules(deps.producer, schedules(config), logger);
+const releaseHousekeeper = useHousekeeper(deps);
 logger.info("scheduler ready; BullMQ workers run the scheduled jobs");
 
 // The schedules live in Redis; this process stays up so a platform (Procfile, compose) sees it
 // healthy and it re-declares them after a Redis loss on its next start.
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await releaseHousekeeper();
   await ops?.close();
   await deps.close();
 });

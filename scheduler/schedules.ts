@@ -1,5 +1,5 @@
 import type { Config } from "../shared/config/env.ts";
-import type { JobName, JobPayload } from "../shared/queues/job-schemas.ts";
+import type { JobName, JobPayload } from "../shared/jobs/index.ts";
 
 export interface Schedule<N extends JobName = JobName> {
   /** The Job Scheduler id: stable, so declaring it again updates rather than duplicates. */
@@ -9,15 +9,12 @@ export interface Schedule<N extends JobName = JobName> {
   repeat: { pattern: string; tz?: string } | { every: number };
 }
 
-/** Every recurring job Quarry runs. Backups and retention join this list. */
+/**
+ * Every recurring job Quarry runs. Backups and retention join this list. (Healing job records
+ * and relaying the outbox are not here: every process does them every few seconds.)
+ */
 export function schedules(config: Pick<Config, "VECTOR_MAINTENANCE_EVERY_MS">): Schedule[] {
   return [
-    {
-      id: "reconcile-jobs",
-      job: "reconcile_jobs",
-      payload: { older_than_ms: 10 * 60_000 },
-      repeat: { every: 5 * 60_000 },
-    } satisfies Schedule<"reconcile_jobs">,
     {
       id: "optimize-vectors",
       job: "optimize_vectors",

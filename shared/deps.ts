@@ -1,16 +1,12 @@
 import path from "node:path";
 import type { Redis } from "ioredis";
 import type { Config } from "./config/env.ts";
-import { ChunksRepository } from "./db/chunks.repository.ts";
-import { CollectionsRepository } from "./db/collections.repository.ts";
-import { DocumentsRepository } from "./db/documents.repository.ts";
-import { JobsRepository } from "./db/jobs.repository.ts";
+import { repositories, type Repositories } from "./db/transaction.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, type Db } from "./db/pool.ts";
 import type { ChatModel } from "./chat-model/chat-model.ts";
 import { ExtractiveChatModel } from "./chat-model/extractive.chat-model.ts";
 import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
-import { ChatRepository } from "./db/chat.repository.ts";
 import { Embedders } from "./embeddings/embedders.ts";
 import { createOpenAIClient } from "./embeddings/openai.embedding-provider.ts";
 import { safeUrl, type Logger } from "./logging/logger.ts";
@@ -21,8 +17,12 @@ import { EmbeddedVectorStore } from "./vector-store/embedded.vector-store.ts";
 import { QdrantVectorStore } from "./vector-store/qdrant.vector-store.ts";
 import type { VectorStore } from "./vector-store/vector-store.ts";
 
-/** Everything a process needs from the outside world, built once and closed once. */
-export interface Deps {
+/**
+ * Everything a process needs from the outside world, built once and closed once. The
+ * repositories here run on the pool; a use case that needs a transaction gets its own bound set
+ * from `withTransaction(db, (tx) => …)`.
+ */
+export interface Deps extends Repositories {
   config: Config;
   logger: Logger;
   db: Db;
@@ -33,13 +33,8 @@ export interface Deps {
   embedders: Embedders;
   /** The chat model: OpenAI-compatible when OPENAI_API_KEY is set, else the extractive answerer. */
   chatModel: ChatModel;
-  chat: ChatRepository;
   /** Parse threads; none start until a worker parses its first document. */
   parser: ParsePool;
-  collections: CollectionsRepository;
-  documents: DocumentsRepository;
-  chunks: ChunksRepository;
-  jobs: JobsRepository;
   close(): Promise<void>;
 }
 
@@ -89,12 +84,8 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     vectorStore,
     embedders: new Embedders(config),
     chatModel: createChatModel(config),
-    chat: new ChatRepository(db),
     parser,
-    collections: new CollectionsRepository(db),
-    documents: new DocumentsRepository(db),
-    chunks: new ChunksRepository(db),
-    jobs: new JobsRepository(db),
+    ...repositories(db),
     async close() {
       await parser.close();
       await producer.close().catch((err) => logger.warn({ err }, "closing queues failed"));

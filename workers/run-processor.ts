@@ -1,9 +1,14 @@
 import { RateLimitError, UnrecoverableError, WaitingChildrenError, type Job, type Worker } from "bullmq";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors/app-error.ts";
-import { isInternalJob, isJobName, jobSchemas, type JobData, type JobName } from "../shared/queues/job-schemas.ts";
-import { recordFinalFailure } from "../shared/use-cases/job-outcomes.ts";
-import { failureFromReason } from "../shared/use-cases/reconcile-jobs.ts";
+import { JobCancelledError, type CancelListener } from "../shared/jobs/cancel-bus.ts";
+import { endJob } from "../shared/jobs/end-job.ts";
+import { isJobName, jobDefinition, type JobData, type JobName } from "../shared/jobs/index.ts";
+import type { Logger } from "../shared/logging/logger.ts";
+import { presentJob } from "../shared/presenters.ts";
+import { endCancelled } from "../shared/use-cases/cancel-job.ts";
+import { awaitAcceptance } from "../shared/use-cases/jobs.ts";
+import { settleFromQueue } from "../shared/use-cases/reconcile-jobs.ts";
 import type { JobContext, Processor } from "./processor.ts";
 import { processors } from "./processors/index.ts";
 
@@ -18,38 +23,69 @@ export function classify(err: unknown): { code: string; message: string; retryab
 /** Control-flow errors of BullMQ that are not failures. */
 const isControlFlow = (err: unknown) => err instanceof WaitingChildrenError || err instanceof RateLimitError;
 
+/** The bad input a user sent (a broken or empty file): worth a line at info, never an operator's alarm. */
+const isUserError = (err: unknown) => err instanceof AppError && !err.retryable && err.httpStatus >= 400 && err.httpStatus < 500;
+
 /**
  * The BullMQ processor of every queue: validates the payload again, keeps the durable job record
- * current, and maps errors to retries (transient) or `UnrecoverableError` (permanent).
+ * current, stops at the next boundary when the job is cancelled, and maps errors to retries
+ * (transient) or `UnrecoverableError` (permanent). Every end of a durable job goes through `endJob`.
  */
-export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worker | undefined) {
-  return async (job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> => {
-    const logger = deps.logger.child({ queue: job.queueName, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worker | undefined, cancels: CancelListener) {
+  return async (job: Job, token?: string, bullSignal?: AbortSignal): Promise<Record<string, unknown>> => {
+    const attempt = job.attemptsMade + 1;
+    const logger = deps.logger.child({ queue: job.queueName, jobId: job.id, job: job.name, attempt });
     const jobId = job.id!;
-    const internal = isJobName(job.name) && isInternalJob(job.name);
     if (!isJobName(job.name)) {
-      await deps.jobs.markFailed(jobId, { code: "UNKNOWN_JOB", message: `no processor for job "${job.name}"` }, true);
-      throw new UnrecoverableError(`no processor for job "${job.name}"`);
+      await endJob(deps, jobId, { status: "failed", error: { code: "UNKNOWN_JOB", message: `no processor for job "${job.name}"` } });
+      throw new UnrecoverableError(`UNKNOWN_JOB: no processor for job "${job.name}"`);
     }
     const name: JobName = job.name;
-    const parsed = jobSchemas[name].safeParse(job.data);
+    const definition = jobDefinition(name);
+    const durable = definition.visibility === "tenant";
+    const parsed = definition.schema.safeParse(job.data);
     if (!parsed.success) {
-      if (!internal) await deps.jobs.markFailed(jobId, { code: "INVALID_PAYLOAD", message: parsed.error.message }, true);
-      throw new UnrecoverableError(`invalid payload for ${name}`);
+      logger.error({ issues: parsed.error.issues }, "invalid job payload");
+      if (durable) await endJob(deps, jobId, { status: "failed", error: { code: "INVALID_PAYLOAD", message: parsed.error.message } });
+      throw new UnrecoverableError(`INVALID_PAYLOAD: invalid payload for ${name}`);
     }
-    if (!internal && !(await deps.jobs.markRunning(jobId, job.attemptsMade + 1))) {
-      logger.info("job already ended (cancelled?); skipping");
-      return { skipped: true };
+    const data = parsed.data;
+    const ownerId = durable ? jobId : definition.owner?.(data);
+
+    if (durable) {
+      // A job taken before its request committed waits for it; one that was rolled back, or has
+      // ended (cancelled, settled by the healer), does not run.
+      let row = (await deps.jobs.markRunning(jobId, attempt)) ?? (await awaitAcceptance(deps, jobId).then(() => deps.jobs.markRunning(jobId, attempt)));
+      if (!row) {
+        logger.info("job already ended or was never accepted; skipping");
+        return { skipped: true };
+      }
+      if (row.cancel_requested_at) {
+        await endCancelled(deps, jobId);
+        logger.info("job was cancelled before this attempt started");
+        throw new UnrecoverableError("CANCELLED: cancelled at the client's request");
+      }
+      await deps.jobs.addEvent(jobId, "progress", presentJob(row));
+      row = undefined;
     }
 
+    const controller = new AbortController();
+    const signal = bullSignal ? AbortSignal.any([bullSignal, controller.signal]) : controller.signal;
+    const untrack = ownerId ? cancels.track(ownerId, controller) : () => undefined;
     const ctx: JobContext<JobName> = {
       deps,
       logger,
       job,
       signal,
+      async checkpoint() {
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new JobCancelledError();
+        if (ownerId && (await deps.jobs.isStopping(ownerId))) throw new JobCancelledError();
+      },
       async progress(percent) {
         await job.updateProgress(percent);
-        if (!internal) await deps.jobs.setProgress(jobId, percent);
+        if (!durable) return;
+        const moved = await deps.jobs.setProgress(jobId, percent);
+        if (moved) await deps.jobs.addEvent(jobId, "progress", presentJob(moved));
       },
       async fanOut(children, next) {
         // Stable ids: a parse step that runs again re-adds the same batches, which BullMQ ignores.
@@ -74,41 +110,62 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     let result: Record<string, unknown>;
     try {
       const processor = processors[name] as Processor<JobName>;
-      result = await processor(parsed.data as JobData<JobName>, ctx);
+      result = await processor(data as JobData<JobName>, ctx);
     } catch (err) {
       if (isControlFlow(err)) throw err;
-      const { code, message, retryable } = classify(err);
-      const attempts = job.opts.attempts ?? 1;
-      const final = !retryable || job.attemptsMade + 1 >= attempts;
-      try {
-        if (final) await recordFinalFailure(deps, name, jobId, parsed.data as JobData<JobName>, { code, message });
-        else if (!internal) await deps.jobs.markFailed(jobId, { code, message }, false);
-      } catch (recordErr) {
-        // Postgres down: the reconciler settles the row later from BullMQ's failedReason; the job's
-        // own error (and so retry or not) must not be replaced by this one.
-        logger.error({ err: recordErr }, "could not record the job's failure");
+      if (err instanceof JobCancelledError || (signal.aborted && signal.reason instanceof JobCancelledError)) {
+        logger.info({ ms: Date.now() - started }, "job cancelled");
+        if (!durable) return { cancelled: true }; // its owner ends itself (or was ended by the API)
+        await endCancelled(deps, jobId).catch((recordErr: unknown) => logger.warn({ err: recordErr }, "could not record the cancel; the healer settles it"));
+        throw new UnrecoverableError("CANCELLED: cancelled at the client's request");
       }
-      logger[final ? "error" : "warn"]({ err, code, final, ms: Date.now() - started }, final ? "job failed" : "job failed; will retry");
-      if (!retryable) throw new UnrecoverableError(`${code}: ${message}`);
+      await recordFailure(deps, logger, { job, durable, ownerId, err, ms: Date.now() - started });
+      if (!classify(err).retryable) throw new UnrecoverableError(`${classify(err).code}: ${classify(err).message}`);
       throw err;
+    } finally {
+      untrack();
     }
-    // The work is done: a failure to write that down must not turn it into a failed job (the
-    // reconciler settles the row from BullMQ's completed job).
-    if (!internal) await deps.jobs.markSucceeded(jobId, result).catch((err: unknown) => logger.error({ err }, "could not record the job's success"));
+    if (durable) {
+      // The work is done: a failure to write that down must not turn it into a failed job (the
+      // healer ends the row from BullMQ's completed job within seconds).
+      await endJob(deps, jobId, { status: "succeeded", result }).catch((err: unknown) => logger.warn({ err }, "could not record the job's success; the healer settles it"));
+    }
     logger.info({ ms: Date.now() - started }, "job succeeded");
     return result;
   };
 }
 
+/** Records a failed attempt: the job waits for its next one, or (final) it and its owner end failed. */
+async function recordFailure(
+  deps: Deps,
+  logger: Logger,
+  attempt: { job: Job; durable: boolean; ownerId: string | undefined; err: unknown; ms: number },
+): Promise<void> {
+  const { job, durable, ownerId, err, ms } = attempt;
+  const { code, message, retryable } = classify(err);
+  const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  try {
+    if (final && ownerId) await endJob(deps, ownerId, { status: "failed", error: { code, message } });
+    else if (durable) await deps.jobs.markRetrying(job.id!, { code, message });
+  } catch (recordErr) {
+    // Postgres down: the healer ends the row later from BullMQ's failedReason; the job's own
+    // error (and so retry or not) must not be replaced by this one.
+    logger.warn({ err: recordErr }, "could not record the job's failure; the healer settles it");
+  }
+  if (isUserError(err)) logger.info({ code, message, ms }, "job failed: the document cannot be processed");
+  else if (!final) logger.warn({ err, code, ms }, "job failed; will retry");
+  else logger.error({ err, code, ms }, "job failed");
+}
+
 /**
- * Records a job that BullMQ has failed for good, if the processor did not get to (a job that
- * stalled more than `maxStalledCount` times never reaches it). Idempotent: rows that have already
- * ended are left alone.
+ * Settles a job that BullMQ has failed for good without the processor recording it (a job that
+ * stalled more than `maxStalledCount` times never reaches it). Idempotent: ended rows stay as they are.
  */
-export async function settleFailedJob(deps: Deps, job: Job, err: Error): Promise<void> {
+export async function settleFailedJob(deps: Deps, job: Job): Promise<void> {
   if (!isJobName(job.name) || (await job.getState()) !== "failed") return;
-  const parsed = jobSchemas[job.name].safeParse(job.data);
+  const definition = jobDefinition(job.name);
+  const parsed = definition.schema.safeParse(job.data);
   if (!parsed.success) return;
-  const { code, message } = err instanceof AppError ? err : failureFromReason(err.message);
-  await recordFinalFailure(deps, job.name, job.id!, parsed.data as JobData<JobName>, { code, message });
+  const target = definition.visibility === "tenant" ? job.id! : definition.owner?.(parsed.data);
+  if (target) await settleFromQueue(deps, target, { state: "failed", failedReason: job.failedReason });
 }

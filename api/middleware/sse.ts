@@ -11,8 +11,9 @@ export function openEventStream(res: Response) {
   });
   res.flushHeaders();
   return {
-    send(event: string, data: unknown) {
-      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    /** `id`, when given, is what a reconnecting client sends back as `Last-Event-ID`. */
+    send(event: string, data: unknown, id?: number | string) {
+      if (!res.writableEnded) res.write(`${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     end() {
       if (!res.writableEnded) res.end();

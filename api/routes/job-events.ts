@@ -11,30 +11,36 @@ const MAX_STREAM_MS = 10 * 60_000;
 const ENDED = new Set(["succeeded", "failed", "cancelled"]);
 
 /**
- * `GET /v1/jobs/:id/events`: Server-Sent Events with the job's record whenever its status or
- * progress changes (`progress`), then once more when it ends (`end`), then the stream closes. It
- * follows the durable record in Postgres, so it works whichever worker runs the job. A comment line
- * every 15 s keeps proxies from dropping a quiet stream; after 10 minutes it closes with `timeout`.
+ * `GET /v1/jobs/:id/events`: Server-Sent Events from the job's event log in Postgres — the same
+ * record the job's end is written to (shared/jobs/end-job.ts) — so it works whichever process
+ * runs the job. First the job as it is now (`progress`, or `end` if it has ended), then each
+ * `progress` and finally `end`, each with an `id:`; a client that reconnects with `Last-Event-ID`
+ * gets what it missed. A comment line every 15 s keeps proxies from dropping a quiet stream; after
+ * 10 minutes it closes with `timeout`.
  */
 export async function streamJobEvents(deps: Deps, req: Request, res: Response, jobId: string): Promise<void> {
   const first = await deps.jobs.get(req.tenantId, jobId);
   if (!first) throw notFound("job");
+  const resumeFrom = Number(req.get("last-event-id"));
+  let lastId = Number.isSafeInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : 0;
   const signal = abortOnDisconnect(res);
   const events = openEventStream(res);
   const started = Date.now();
   let lastBeat = started;
-  let last = "";
-  let row = first;
   try {
+    if (lastId === 0) {
+      // The snapshot: events before now are summed up by the row itself.
+      lastId = await deps.jobs.latestEventId(jobId);
+      const view = presentJob(first);
+      events.send(ENDED.has(view.status) ? "end" : "progress", view, lastId || undefined);
+      if (ENDED.has(view.status)) return;
+    }
     for (;;) {
-      const view = presentJob(row);
-      if (ENDED.has(view.status)) {
-        events.send("end", view);
-        return;
+      for (const event of await deps.jobs.eventsAfter(jobId, lastId)) {
+        lastId = event.id;
+        events.send(event.type, event.job, event.id);
+        if (event.type === "end") return;
       }
-      const key = `${view.status}:${view.progress}:${view.attempts}`;
-      if (key !== last) events.send("progress", view);
-      last = key;
       if (Date.now() - started > MAX_STREAM_MS) {
         events.send("timeout", { message: "the job is still running; reconnect to keep following it" });
         return;
@@ -45,12 +51,9 @@ export async function streamJobEvents(deps: Deps, req: Request, res: Response, j
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (signal.aborted) return;
-      const next = await deps.jobs.get(req.tenantId, jobId);
-      if (!next) return;
-      row = next;
     }
   } catch (err) {
-    req.log.error({ err, jobId }, "job event stream failed");
+    req.log.warn({ err, jobId }, "job event stream failed");
     events.send("error", { error: { code: "INTERNAL", message: "the job could not be followed; poll GET /v1/jobs/:id" } });
   } finally {
     events.end();

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
 import { notFound } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
-import { PUBLIC_JOB_NAMES } from "../../shared/queues/job-schemas.ts";
+import { PUBLIC_JOB_NAMES } from "../../shared/jobs/index.ts";
 import { cancelJob } from "../../shared/use-cases/cancel-job.ts";
 import { retryJob } from "../../shared/use-cases/retry-job.ts";
 import { streamJobEvents } from "./job-events.ts";
@@ -36,7 +36,10 @@ export function jobsRoutes(deps: Deps): Router {
   });
 
   router.post("/v1/jobs/:id/cancel", async (req, res) => {
-    res.json({ job: presentJob(await cancelJob(deps, req.tenantId, idParam(req.params.id, "job"))) });
+    const outcome = await cancelJob(deps, req.tenantId, idParam(req.params.id, "job"));
+    // Ended now (it had not started): 200. Running: the worker holding it stops at its next boundary.
+    if (outcome.ended) return void res.json({ job: presentJob(outcome.job) });
+    res.status(202).location(`/v1/jobs/${outcome.job.id}`).json({ job: presentJob(outcome.job) });
   });
 
   router.post("/v1/jobs/:id/retry", async (req, res) => {

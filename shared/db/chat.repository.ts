@@ -1,4 +1,4 @@
-import type { Db, DbClient } from "./pool.ts";
+import type { Queryable } from "./queryable.ts";
 
 export interface ChatMessageRow {
   id: number;
@@ -21,28 +21,28 @@ export interface ChatSessionRow {
 }
 
 export class ChatRepository {
-  private readonly db: Db;
-  constructor(db: Db) {
-    this.db = db;
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
   }
 
   async getSession(tenantId: string, id: string): Promise<ChatSessionRow | undefined> {
-    const { rows } = await this.db.query(`SELECT * FROM chat_sessions WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+    const { rows } = await this.q.query(`SELECT * FROM chat_sessions WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
     return rows[0];
   }
 
-  async createSession(client: DbClient, session: { id: string; tenantId: string; collectionIds: string[] }): Promise<void> {
-    await client.query(`INSERT INTO chat_sessions (id, tenant_id, collection_ids) VALUES ($1, $2, $3)`, [session.id, session.tenantId, session.collectionIds]);
+  async createSession(session: { id: string; tenantId: string; collectionIds: string[] }): Promise<void> {
+    await this.q.query(`INSERT INTO chat_sessions (id, tenant_id, collection_ids) VALUES ($1, $2, $3)`, [session.id, session.tenantId, session.collectionIds]);
   }
 
-  async touchSession(client: DbClient, id: string, collectionIds: string[]): Promise<void> {
-    await client.query(`UPDATE chat_sessions SET collection_ids = $2, updated_at = now() WHERE id = $1`, [id, collectionIds]);
+  async touchSession(id: string, collectionIds: string[]): Promise<void> {
+    await this.q.query(`UPDATE chat_sessions SET collection_ids = $2, updated_at = now() WHERE id = $1`, [id, collectionIds]);
   }
 
   /** The last `limit` messages of a session, oldest first. */
   async recentMessages(sessionId: string, limit: number): Promise<ChatMessageRow[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query(
       `SELECT * FROM (SELECT * FROM chat_messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) m ORDER BY id`,
       [sessionId, limit],
     );
@@ -50,10 +50,9 @@ export class ChatRepository {
   }
 
   async addMessage(
-    client: DbClient,
     message: { sessionId: string; role: "user" | "assistant"; content: string; sources?: unknown[]; model?: string; mode?: string; usage?: object },
   ): Promise<ChatMessageRow> {
-    const { rows } = await client.query(
+    const { rows } = await this.q.query(
       `INSERT INTO chat_messages (session_id, role, content, sources, model, mode, usage) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
       [
         message.sessionId,

@@ -1,4 +1,4 @@
-import type { Db, DbClient } from "./pool.ts";
+import type { Queryable } from "./queryable.ts";
 
 export interface ChunkRow {
   document_id: string;
@@ -15,22 +15,21 @@ export interface ChunkHit extends ChunkRow {
 }
 
 export class ChunksRepository {
-  private readonly db: Db;
-  constructor(db: Db) {
-    this.db = db;
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
   }
 
   /** Replaces the document's chunks (a retried ingest rewrites them, never duplicates). */
   async replace(
-    client: DbClient,
     doc: { id: string; tenantId: string; collectionId: string },
     chunks: Array<{ text: string; tokenCount: number; page: number | null; heading: string | null }>,
   ): Promise<void> {
-    await client.query(`DELETE FROM chunks WHERE document_id = $1`, [doc.id]);
+    await this.q.query(`DELETE FROM chunks WHERE document_id = $1`, [doc.id]);
     const batch = 1000;
     for (let start = 0; start < chunks.length; start += batch) {
       const slice = chunks.slice(start, start + batch);
-      await client.query(
+      await this.q.query(
         `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading)
          SELECT $1, t.idx, $2, $3, t.text, t.tokens, t.page, t.heading
          FROM unnest($4::int[], $5::text[], $6::int[], $7::int[], $8::text[]) AS t(idx, text, tokens, page, heading)`,
@@ -50,7 +49,7 @@ export class ChunksRepository {
 
   /** Every chunk key of the collection's ready documents, in (document, index) order. */
   async readyKeys(collectionId: string): Promise<Array<{ document_id: string; chunk_index: number; token_count: number }>> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query(
       `SELECT ch.document_id, ch.chunk_index, ch.token_count FROM chunks ch JOIN documents d ON d.id = ch.document_id
        WHERE ch.collection_id = $1 AND d.status = 'ready' ORDER BY ch.document_id, ch.chunk_index`,
       [collectionId],
@@ -65,7 +64,7 @@ export class ChunksRepository {
     to: { document_id: string; chunk_index: number },
     options: { readyOnly?: boolean } = {},
   ): Promise<Array<{ document_id: string; chunk_index: number; text: string; token_count: number; metadata: Record<string, unknown> }>> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query(
       `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, d.metadata
        FROM chunks ch JOIN documents d ON d.id = ch.document_id
        WHERE ch.collection_id = $1 AND d.status <> 'deleting' AND (NOT $6 OR d.status = 'ready')
@@ -79,7 +78,7 @@ export class ChunksRepository {
   /** The chunks behind vector hits, with their document's title and metadata, in no particular order. */
   async findHits(collectionId: string, keys: Array<{ documentId: string; chunkIndex: number }>): Promise<ChunkHit[]> {
     if (keys.length === 0) return [];
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query(
       `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading, d.title, d.metadata
        FROM unnest($2::uuid[], $3::int[]) AS k(document_id, chunk_index)
        JOIN chunks ch ON ch.document_id = k.document_id AND ch.chunk_index = k.chunk_index

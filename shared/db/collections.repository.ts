@@ -1,4 +1,4 @@
-import type { Db, DbClient } from "./pool.ts";
+import type { Queryable } from "./queryable.ts";
 import { decodeCursor, page } from "./cursor.ts";
 
 export interface EmbeddingSpec {
@@ -26,14 +26,14 @@ const SELECT = `
   FROM collections c`;
 
 export class CollectionsRepository {
-  private readonly db: Db;
-  constructor(db: Db) {
-    this.db = db;
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
   }
 
   /** Returns null when the tenant already has an active collection of that name. */
   async insert(row: { id: string; tenantId: string; name: string; embedding: EmbeddingSpec }): Promise<CollectionRow | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query(
       `INSERT INTO collections (id, tenant_id, name, embedding) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id, name) WHERE status = 'active' DO NOTHING RETURNING id`,
       [row.id, row.tenantId, row.name, row.embedding],
@@ -42,14 +42,14 @@ export class CollectionsRepository {
   }
 
   /** An active collection of the tenant, or undefined (unknown, another tenant's, or being deleted). */
-  async get(tenantId: string, id: string, client: DbClient = this.db): Promise<CollectionRow | undefined> {
-    const { rows } = await client.query(`${SELECT} WHERE c.id = $1 AND c.tenant_id = $2 AND c.status = 'active'`, [id, tenantId]);
+  async get(tenantId: string, id: string): Promise<CollectionRow | undefined> {
+    const { rows } = await this.q.query<CollectionRow>(`${SELECT} WHERE c.id = $1 AND c.tenant_id = $2 AND c.status = 'active'`, [id, tenantId]);
     return rows[0];
   }
 
   async list(tenantId: string, limit: number, cursor?: string): Promise<{ rows: CollectionRow[]; nextCursor: string | null }> {
     const after = decodeCursor(cursor);
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query<CollectionRow>(
       `${SELECT} WHERE c.tenant_id = $1 AND c.status = 'active'
          AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2::timestamptz, $3::uuid))
        ORDER BY c.created_at DESC, c.id DESC LIMIT $4`,
@@ -59,8 +59,8 @@ export class CollectionsRepository {
   }
 
   /** Hides the collection and frees its name; the delete job removes it for good. */
-  async markDeleting(tenantId: string, id: string, client: DbClient = this.db): Promise<boolean> {
-    const { rowCount } = await client.query(
+  async markDeleting(tenantId: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.q.query(
       `UPDATE collections SET status = 'deleting', updated_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'active'`,
       [id, tenantId],
     );
@@ -69,33 +69,38 @@ export class CollectionsRepository {
 
   /** Every active collection of every tenant (operations tools only). */
   async listAllActive(): Promise<CollectionRow[]> {
-    const { rows } = await this.db.query(`${SELECT} WHERE c.status = 'active' ORDER BY c.created_at`);
+    const { rows } = await this.q.query<CollectionRow>(`${SELECT} WHERE c.status = 'active' ORDER BY c.created_at`);
     return rows;
   }
 
   /** Any collection by id, whatever its status (workers use it). */
   async findById(id: string): Promise<CollectionRow | undefined> {
-    const { rows } = await this.db.query(`${SELECT} WHERE c.id = $1`, [id]);
+    const { rows } = await this.q.query<CollectionRow>(`${SELECT} WHERE c.id = $1`, [id]);
     return rows[0];
   }
 
   /**
-   * Share-locks an active collection for the upload transaction; false when a re-embed runs.
-   * `startReembed` takes the row lock, so the two cannot interleave.
+   * Share-locks the collection for an upload transaction and says whether it takes uploads.
+   * A re-embed start and a deletion take the row lock, so neither interleaves with an upload.
    */
-  async lockForUpload(client: DbClient, id: string): Promise<boolean> {
-    const { rows } = await client.query(`SELECT reembed_job_id FROM collections WHERE id = $1 AND status = 'active' FOR SHARE`, [id]);
-    return rows.length === 1 && rows[0].reembed_job_id === null;
+  async lockForUpload(id: string): Promise<"open" | "gone" | "reembedding"> {
+    const { rows } = await this.q.query<{ status: string; reembed_job_id: string | null }>(
+      `SELECT status, reembed_job_id FROM collections WHERE id = $1 FOR SHARE`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row || row.status !== "active") return "gone";
+    return row.reembed_job_id === null ? "open" : "reembedding";
   }
 
   /** Locks the collection row for a re-embed start (waits for uploads in flight to commit). */
-  async lockForReembed(client: DbClient, id: string): Promise<void> {
-    await client.query(`SELECT 1 FROM collections WHERE id = $1 FOR UPDATE`, [id]);
+  async lockForReembed(id: string): Promise<void> {
+    await this.q.query(`SELECT 1 FROM collections WHERE id = $1 FOR UPDATE`, [id]);
   }
 
   /** Marks a re-embed as running; false when one already is. */
-  async startReembed(client: DbClient, tenantId: string, id: string, jobId: string, spec: EmbeddingSpec): Promise<boolean> {
-    const { rowCount } = await client.query(
+  async startReembed(tenantId: string, id: string, jobId: string, spec: EmbeddingSpec): Promise<boolean> {
+    const { rowCount } = await this.q.query(
       `UPDATE collections SET reembed_job_id = $3, pending_embedding = $4, updated_at = now()
        WHERE id = $1 AND tenant_id = $2 AND status = 'active' AND reembed_job_id IS NULL`,
       [id, tenantId, jobId, spec],
@@ -105,7 +110,7 @@ export class CollectionsRepository {
 
   /** Switches the collection to the new generation and spec, once: only while `jobId` runs the re-embed. */
   async finishReembed(id: string, jobId: string, spec: EmbeddingSpec, version: number): Promise<void> {
-    await this.db.query(
+    await this.q.query(
       `UPDATE collections SET embedding = $3, vector_version = $4, reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
        WHERE id = $1 AND reembed_job_id = $2`,
       [id, jobId, spec, version],
@@ -114,7 +119,7 @@ export class CollectionsRepository {
 
   /** Ends a re-embed without switching; false when `jobId` was not (or no longer) running one. */
   async abandonReembed(id: string, jobId?: string): Promise<boolean> {
-    const { rowCount } = await this.db.query(
+    const { rowCount } = await this.q.query(
       `UPDATE collections SET reembed_job_id = NULL, pending_embedding = NULL, updated_at = now()
        WHERE id = $1 AND reembed_job_id IS NOT NULL AND ($2::uuid IS NULL OR reembed_job_id = $2)`,
       [id, jobId ?? null],
@@ -123,6 +128,6 @@ export class CollectionsRepository {
   }
 
   async remove(id: string): Promise<void> {
-    await this.db.query(`DELETE FROM collections WHERE id = $1`, [id]);
+    await this.q.query(`DELETE FROM collections WHERE id = $1`, [id]);
   }
 }

@@ -1,7 +1,14 @@
-import type { Db, DbClient } from "./pool.ts";
 import { decodeCursor, page } from "./cursor.ts";
+import type { Queryable } from "./queryable.ts";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type EndStatus = Extract<JobStatus, "succeeded" | "failed" | "cancelled">;
+export const ENDED_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
+
+export interface JobError {
+  code: string;
+  message: string;
+}
 
 export interface JobRow {
   id: string;
@@ -13,48 +20,74 @@ export interface JobRow {
   max_attempts: number;
   payload: Record<string, unknown>;
   result: Record<string, unknown> | null;
-  error: { code: string; message: string } | null;
+  error: JobError | null;
   resource_type: string | null;
   resource_id: string | null;
+  units_done: number;
+  units_total: number;
+  cancel_requested_at: Date | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
 }
 
-/** The durable record of every accepted async request; `GET /v1/jobs/:id` reads it. */
+export interface JobEventRow {
+  id: number;
+  job_id: string;
+  type: "progress" | "end";
+  job: Record<string, unknown>;
+  created_at: Date;
+}
+
+/**
+ * The durable record of every accepted async request; `GET /v1/jobs/:id` reads it. A job ends
+ * only through `endJob` (shared/jobs/end-job.ts), which calls {@link JobsRepository.end}.
+ */
 export class JobsRepository {
-  private readonly db: Db;
-  constructor(db: Db) {
-    this.db = db;
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
   }
 
-  async insert(
-    client: DbClient,
-    job: { id: string; tenantId: string; type: string; maxAttempts: number; payload: object; resource?: { type: string; id: string } },
-  ): Promise<JobRow> {
-    const { rows } = await client.query(
+  async insert(job: { id: string; tenantId: string; type: string; maxAttempts: number; payload: object; resource?: { type: string; id: string } }): Promise<JobRow> {
+    const { rows } = await this.q.query<JobRow>(
       `INSERT INTO jobs (id, tenant_id, type, max_attempts, payload, resource_type, resource_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
       [job.id, job.tenantId, job.type, job.maxAttempts, job.payload, job.resource?.type ?? null, job.resource?.id ?? null],
     );
-    return rows[0];
+    return rows[0]!;
   }
 
   async get(tenantId: string, id: string): Promise<JobRow | undefined> {
-    const { rows } = await this.db.query(`SELECT * FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+    const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
     return rows[0];
   }
 
   async findById(id: string): Promise<JobRow | undefined> {
-    const { rows } = await this.db.query(`SELECT * FROM jobs WHERE id = $1`, [id]);
+    const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  /** Locks the row for the rest of the transaction. */
+  async lock(id: string): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE id = $1 FOR UPDATE`, [id]);
     return rows[0];
   }
 
   /** The newest job that acted on a resource (e.g. the ingest job of a document). */
   async latestFor(resourceId: string): Promise<JobRow | undefined> {
-    const { rows } = await this.db.query(`SELECT * FROM jobs WHERE resource_id = $1 ORDER BY created_at DESC LIMIT 1`, [resourceId]);
+    const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE resource_id = $1 ORDER BY created_at DESC LIMIT 1`, [resourceId]);
     return rows[0];
+  }
+
+  /** Unfinished jobs of the given types acting on any of `resourceIds`. */
+  async unfinishedFor(resourceIds: string[], types: readonly string[]): Promise<JobRow[]> {
+    const { rows } = await this.q.query<JobRow>(
+      `SELECT * FROM jobs WHERE resource_id = ANY($1::uuid[]) AND type = ANY($2::text[]) AND status IN ('queued', 'running')`,
+      [resourceIds, types],
+    );
+    return rows;
   }
 
   async list(
@@ -62,7 +95,7 @@ export class JobsRepository {
     options: { type?: string; status?: JobStatus; limit: number; cursor?: string },
   ): Promise<{ rows: JobRow[]; nextCursor: string | null }> {
     const after = decodeCursor(options.cursor);
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query<JobRow>(
       `SELECT * FROM jobs WHERE tenant_id = $1
          AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR status = $3)
          AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
@@ -72,88 +105,104 @@ export class JobsRepository {
     return page(rows, options.limit);
   }
 
-  /** Returns false when the job has already ended (e.g. cancelled) and must not run. */
-  async markRunning(id: string, attempt: number): Promise<boolean> {
-    const { rowCount } = await this.db.query(
+  /** Moves a queued or running job to running for `attempt`; undefined when it has already ended. */
+  async markRunning(id: string, attempt: number): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
       `UPDATE jobs SET status = 'running', attempts = GREATEST(attempts, $2), started_at = COALESCE(started_at, now()), updated_at = now()
-       WHERE id = $1 AND status IN ('queued', 'running')`,
+       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
       [id, attempt],
     );
-    return rowCount === 1;
+    return rows[0];
   }
 
-  async setProgress(id: string, progress: number): Promise<void> {
-    await this.db.query(`UPDATE jobs SET progress = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [
-      id,
-      Math.max(0, Math.min(100, Math.round(progress))),
-    ]);
+  /** Sets the progress; returns the row when it changed (so an event can be written). */
+  async setProgress(id: string, progress: number): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
+      `UPDATE jobs SET progress = $2, updated_at = now() WHERE id = $1 AND status = 'running' AND progress IS DISTINCT FROM $2 RETURNING *`,
+      [id, Math.max(0, Math.min(100, Math.round(progress)))],
+    );
+    return rows[0];
   }
 
   /** Sets how many units (chunks) the job's batches will report, and the progress so far. */
   async setUnits(id: string, total: number, progress: number): Promise<void> {
-    await this.db.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+    await this.q.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [
       id,
       total,
       progress,
     ]);
   }
 
-  /** A batch finished `n` units: progress = base + span × done / total (kept below 100 until the job ends). */
-  async addUnits(id: string, n: number, base: number, span: number): Promise<void> {
-    await this.db.query(
-      `UPDATE jobs SET units_done = units_done + $2,
-         progress = LEAST(99, GREATEST(progress, ($3 + $4 * (units_done + $2)::float / GREATEST(units_total, 1))::int)), updated_at = now()
-       WHERE id = $1 AND status = 'running'`,
+  /**
+   * A batch finished `n` units: progress = base + span × done / total (kept below 100 until the
+   * job ends). Returns the row when the whole-number progress moved.
+   */
+  async addUnits(id: string, n: number, base: number, span: number): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow & { old_progress: number }>(
+      `UPDATE jobs j SET units_done = j.units_done + $2,
+         progress = LEAST(99, GREATEST(j.progress, ($3 + $4 * (j.units_done + $2)::float / GREATEST(j.units_total, 1))::int)), updated_at = now()
+       FROM (SELECT progress AS old_progress FROM jobs WHERE id = $1 FOR UPDATE) o
+       WHERE j.id = $1 AND j.status = 'running' RETURNING j.*, o.old_progress`,
       [id, n, base, span],
     );
-  }
-
-  /** Ends the job as succeeded, unless it has already ended (a job ends once). */
-  async markSucceeded(id: string, result: object): Promise<void> {
-    await this.db.query(
-      `UPDATE jobs SET status = 'succeeded', progress = 100, result = $2, error = NULL, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND status IN ('queued', 'running')`,
-      [id, result],
-    );
+    const row = rows[0];
+    if (!row || row.progress === row.old_progress) return undefined;
+    const { old_progress: _old, ...job } = row;
+    return job;
   }
 
   /**
-   * `final` ends the job as failed (unless it has already ended: the first failure recorded is the
-   * real one); otherwise a running job goes back to `queued` to wait for its next attempt.
+   * Ends a queued or running job. Returns the ended row only to the one caller that ended it:
+   * a concurrent caller waits for the row lock, sees it ended, and gets undefined.
    */
-  async markFailed(id: string, error: { code: string; message: string }, final: boolean): Promise<void> {
-    await this.db.query(
-      final
-        ? `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')`
-        : `UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`,
-      [id, error],
-    );
-  }
-
-  /** Ends a job that has not started as `cancelled`; undefined when it is not queued any more. */
-  async cancelQueued(client: DbClient, tenantId: string, id: string): Promise<JobRow | undefined> {
-    const { rows } = await client.query(
-      `UPDATE jobs SET status = 'cancelled', error = $3, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND tenant_id = $2 AND status = 'queued' AND attempts = 0 RETURNING *`,
-      [id, tenantId, { code: "CANCELLED", message: "cancelled at the client's request" }],
+  async end(id: string, outcome: { status: EndStatus; result?: object | null; error?: JobError | null }): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
+      `UPDATE jobs SET status = $2, result = $3, error = $4, progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
+         finished_at = now(), updated_at = now()
+       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
+      [id, outcome.status, outcome.result ?? null, outcome.error ?? null],
     );
     return rows[0];
   }
 
-  /** Puts a failed job back to `queued` with a fresh budget of attempts; false when it is not failed. */
-  async resetForRetry(client: DbClient, tenantId: string, id: string): Promise<JobRow | undefined> {
-    const { rows } = await client.query(
+  /** A failed attempt that will be retried: the job waits, queued, with its last error. */
+  async markRetrying(id: string, error: JobError): Promise<void> {
+    await this.q.query(`UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [id, error]);
+  }
+
+  /** Asks the workers to stop the job at their next boundary; undefined when it has ended. */
+  async requestCancel(id: string): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
+      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
+       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  /** Whether the job has ended or been asked to stop (workers check it at their boundaries). */
+  async isStopping(id: string): Promise<boolean> {
+    const { rows } = await this.q.query<{ stopping: boolean }>(
+      `SELECT (status NOT IN ('queued', 'running') OR cancel_requested_at IS NOT NULL) AS stopping FROM jobs WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.stopping ?? true;
+  }
+
+  /** Puts an ended job back to `queued` with a fresh budget of attempts; undefined when it is not in `from`. */
+  async resetForRetry(tenantId: string, id: string, from: readonly JobStatus[]): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
       `UPDATE jobs SET status = 'queued', progress = 0, attempts = 0, units_done = 0, units_total = 0, result = NULL, error = NULL,
-         started_at = NULL, finished_at = NULL, updated_at = now()
-       WHERE id = $1 AND tenant_id = $2 AND status = 'failed' RETURNING *`,
-      [id, tenantId],
+         cancel_requested_at = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+       WHERE id = $1 AND tenant_id = $2 AND status = ANY($3::text[]) RETURNING *`,
+      [id, tenantId, from],
     );
     return rows[0];
   }
 
   /** Jobs that are queued or running in Postgres and have not moved for `olderThanMs`. */
   async findUnfinished(olderThanMs: number, limit = 500): Promise<JobRow[]> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.q.query<JobRow>(
       `SELECT * FROM jobs WHERE status IN ('queued', 'running') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
        ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
@@ -161,7 +210,26 @@ export class JobsRepository {
     return rows;
   }
 
-  async touch(client: DbClient, id: string): Promise<void> {
-    await client.query(`UPDATE jobs SET updated_at = now() WHERE id = $1`, [id]);
+  async touch(id: string): Promise<void> {
+    await this.q.query(`UPDATE jobs SET updated_at = now() WHERE id = $1`, [id]);
+  }
+
+  async addEvent(jobId: string, type: JobEventRow["type"], job: object): Promise<void> {
+    await this.q.query(`INSERT INTO job_events (job_id, type, job) VALUES ($1, $2, $3)`, [jobId, type, job]);
+  }
+
+  async latestEventId(jobId: string): Promise<number> {
+    const { rows } = await this.q.query<{ id: number | null }>(`SELECT max(id) AS id FROM job_events WHERE job_id = $1`, [jobId]);
+    return rows[0]?.id ?? 0;
+  }
+
+  /** Events of a job after `afterId`, oldest first. */
+  async eventsAfter(jobId: string, afterId: number, limit = 100): Promise<JobEventRow[]> {
+    const { rows } = await this.q.query<JobEventRow>(`SELECT * FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [
+      jobId,
+      afterId,
+      limit,
+    ]);
+    return rows;
   }
 }

@@ -48,18 +48,20 @@ class ParseThread {
     this.worker.on("exit", () => (this.dead = true));
   }
 
-  run(task: ParseTask, limits: SandboxLimits): Promise<ParsedChunks> {
+  run(task: ParseTask, limits: SandboxLimits, signal?: AbortSignal): Promise<ParsedChunks> {
     this.uses++;
     this.worker.ref();
     return new Promise((resolve, reject) => {
+      const onAbort = () => fail(signal!.reason instanceof Error ? signal!.reason : new Error("parsing was aborted"));
       const cleanup = () => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.worker.off("message", onMessage);
         this.worker.off("error", onError);
         this.worker.off("exit", onExit);
         this.worker.unref();
       };
-      const fail = (err: AppError) => {
+      const fail = (err: Error) => {
         cleanup();
         this.dead = true;
         void this.worker.terminate();
@@ -82,6 +84,8 @@ class ParseThread {
         () => fail(permanent("PARSE_TIMEOUT", `parsing took longer than ${Math.round(limits.timeoutMs / 1000)} s and was stopped`)),
         limits.timeoutMs,
       );
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.worker.on("message", onMessage);
       this.worker.once("error", onError);
       this.worker.once("exit", onExit);
@@ -117,7 +121,8 @@ export class ParsePool {
     this.recycleAfter = options.recycleAfter ?? 50;
   }
 
-  async parse(content: Buffer, mimeType: string, chunking: ChunkOptions): Promise<ParsedChunks> {
+  /** Parses in a warm thread; `signal` (a cancelled job) stops the thread and rejects with its reason. */
+  async parse(content: Buffer, mimeType: string, chunking: ChunkOptions, signal?: AbortSignal): Promise<ParsedChunks> {
     let thread = this.idle.pop();
     while (thread?.dead) thread = this.idle.pop();
     if (!thread) {
@@ -128,7 +133,7 @@ export class ParsePool {
     bytes.set(content);
     const { maxPages, maxDecompressedBytes } = this.limits;
     try {
-      return await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits);
+      return await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits, signal);
     } finally {
       if (!thread.dead && thread.uses < this.recycleAfter && this.idle.length < this.maxIdle) this.idle.push(thread);
       else if (!thread.dead) void thread.worker.terminate();

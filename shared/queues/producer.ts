@@ -2,8 +2,7 @@ import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { QueueName } from "../config/env.ts";
 import type { Logger } from "../logging/logger.ts";
-import { jobDefinitions, type JobDefinition } from "./registry.ts";
-import { jobSchemas, type JobName, type JobPayload } from "./job-schemas.ts";
+import { jobCatalog, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
 
 const ENQUEUE_TIMEOUT_MS = 5_000;
 
@@ -18,7 +17,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 /** Adds validated jobs to their queues. One BullMQ Queue per queue name, created lazily. */
 export class JobProducer {
   private readonly queues = new Map<QueueName, Queue>();
-  private readonly definitions: Record<JobName, JobDefinition>;
+  private readonly attempts: number;
   private readonly connection: Redis;
   private readonly prefix: string;
   private readonly logger: Logger;
@@ -27,11 +26,17 @@ export class JobProducer {
     this.connection = options.connection;
     this.prefix = options.prefix;
     this.logger = options.logger;
-    this.definitions = jobDefinitions(options.attempts);
+    this.attempts = options.attempts;
   }
 
-  definition(name: JobName): JobDefinition {
-    return this.definitions[name];
+  /** The queue that serves a job type. */
+  queueFor(name: JobName): Queue {
+    return this.queue(jobCatalog[name].queue);
+  }
+
+  /** A job type's BullMQ options, from its definition and this deployment's defaults. */
+  options(name: JobName): Omit<JobsOptions, "jobId"> {
+    return jobDefinition(name).options({ attempts: this.attempts });
   }
 
   queue(name: QueueName): Queue {
@@ -45,15 +50,14 @@ export class JobProducer {
   }
 
   /**
-   * Validates the payload against its schema and adds it with the job's registry options.
+   * Validates the payload against its schema and adds it with the options of its definition.
    * Fails fast (rather than waiting for a reconnect) when Redis is not connected, so the API can
    * answer 503 at once.
    */
   async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>, extra: Pick<JobsOptions, "parent"> = {}): Promise<void> {
-    const data = jobSchemas[name].parse(payload);
-    const { queue, options } = this.definitions[name];
+    const data = jobDefinition(name).schema.parse(payload);
     if (this.connection.status !== "ready") throw new Error(`redis is not connected (${this.connection.status})`);
-    await withTimeout(this.queue(queue).add(name, data, { ...options, ...extra, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");
+    await withTimeout(this.queueFor(name).add(name, data, { ...this.options(name), ...extra, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { ChatTurn, ChatUsage } from "../chat-model/chat-model.ts";
+import { sharesEnoughWords, topicWords } from "../chat-model/lexical-relevance.ts";
 import { buildPrompt } from "../chat-model/prompt.ts";
 import type { Deps } from "../deps.ts";
-import { withTransaction } from "../db/pool.ts";
+import { withTransaction } from "../db/transaction.ts";
 import { notFound } from "../errors/app-error.ts";
 import type { Filter } from "../vector-store/filter.ts";
 import { getCollection } from "./collections.ts";
@@ -66,14 +67,17 @@ export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput
     newSession = false;
   }
   const collectionIds = [...new Set(input.collectionIds)];
-  await Promise.all(collectionIds.map((id) => getCollection(deps, tenantId, id)));
+  const collections = await Promise.all(collectionIds.map((id) => getCollection(deps, tenantId, id)));
+  // Extractive answers quote passages for the words they share with the question, and the local
+  // (lexical) embedder scores passages that share none up to ~0.27 through hash collisions: such
+  // collections keep only passages above a lexical floor, picked from a wider set of candidates.
+  const topic = topicWords(input.message);
   const hits = await Promise.all(
-    collectionIds.map(async (collectionId) =>
-      (await searchCollection(deps, tenantId, collectionId, { query: input.message, topK: input.topK, filter: input.filter })).map((hit) => ({
-        ...hit,
-        collection_id: collectionId,
-      })),
-    ),
+    collections.map(async (collection) => {
+      const floor = deps.chatModel.mode === "extractive" && collection.embedding.provider === "local";
+      const found = await searchCollection(deps, tenantId, collection.id, { query: input.message, topK: floor ? input.topK * 4 : input.topK, filter: input.filter });
+      return found.filter((hit) => !floor || sharesEnoughWords(topic, hit.text)).map((hit) => ({ ...hit, collection_id: collection.id }));
+    }),
   );
   const sources = hits
     .flat()
@@ -94,11 +98,11 @@ export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput
 
 /** Stores the question and the answer (with its sources) in the session, creating it if new. */
 export async function saveExchange(deps: Deps, tenantId: string, prepared: PreparedChat, record: ChatRecord): Promise<void> {
-  await withTransaction(deps.db, async (client) => {
-    if (prepared.newSession) await deps.chat.createSession(client, { id: prepared.sessionId, tenantId, collectionIds: prepared.input.collectionIds });
-    else await deps.chat.touchSession(client, prepared.sessionId, prepared.input.collectionIds);
-    await deps.chat.addMessage(client, { sessionId: prepared.sessionId, role: "user", content: prepared.input.message });
-    await deps.chat.addMessage(client, {
+  await withTransaction(deps.db, async (tx) => {
+    if (prepared.newSession) await tx.chat.createSession({ id: prepared.sessionId, tenantId, collectionIds: prepared.input.collectionIds });
+    else await tx.chat.touchSession(prepared.sessionId, prepared.input.collectionIds);
+    await tx.chat.addMessage({ sessionId: prepared.sessionId, role: "user", content: prepared.input.message });
+    await tx.chat.addMessage({
       sessionId: prepared.sessionId,
       role: "assistant",
       content: record.answer,

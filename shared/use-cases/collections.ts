@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { CollectionRow, EmbeddingSpec } from "../db/collections.repository.ts";
-import { withTransaction } from "../db/pool.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { conflict, notFound } from "../errors/app-error.ts";
-import { dispatchJob, recordJob } from "./jobs.ts";
+import { requestCancels } from "./cancel-job.ts";
+import { acceptWork, recordJob } from "./jobs.ts";
 
 export async function createCollection(
   deps: Deps,
@@ -24,18 +24,23 @@ export async function getCollection(deps: Pick<Deps, "collections">, tenantId: s
   return row;
 }
 
-/** Hides the collection at once and queues the job that deletes its vectors and records. */
+/**
+ * Hides the collection at once (uploads in flight finish first: they share-lock its row) and
+ * queues the job that deletes its vectors and records; ingests still running in it are asked to
+ * stop. Nothing is applied unless the job is queued.
+ */
 export async function requestCollectionDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
-  const job = await withTransaction(deps.db, async (client) => {
-    if (!(await deps.collections.markDeleting(tenantId, id, client))) throw notFound("collection");
-    return recordJob(deps, client, {
+  const job = await acceptWork(deps, async (tx) => {
+    if (!(await tx.collections.markDeleting(tenantId, id))) throw notFound("collection");
+    return recordJob(deps, tx, {
       name: "delete_collection",
       tenantId,
       payload: { tenant_id: tenantId, collection_id: id },
       resource: { type: "collection", id },
     });
   });
-  await dispatchJob(deps, job);
+  await requestCancels(deps, await deps.documents.idsIn(id), ["ingest_document"]);
+  await requestCancels(deps, [id], ["reembed_collection"]);
   return job;
 }
 

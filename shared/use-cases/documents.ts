@@ -2,13 +2,15 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
-import { withTransaction } from "../db/pool.ts";
+import { withTransaction } from "../db/transaction.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import { assertSupportedType } from "../parsing/detect-type.ts";
-import type { JobPayload } from "../queues/job-schemas.ts";
+import type { JobPayload } from "../jobs/index.ts";
 import { getCollection } from "./collections.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
-import { dispatchJob, recordJob } from "./jobs.ts";
+import { acceptWork, recordJob } from "./jobs.ts";
+import { requestCancels } from "./cancel-job.ts";
+import { removeDocumentVectors } from "./vector-cleanup.ts";
 
 export interface DocumentInput {
   content: Buffer;
@@ -28,8 +30,9 @@ const busyReembedding = () =>
 export type AcceptResult = { created: true; document: DocumentRow; job: JobRow } | { created: false; document: DocumentRow; job: JobRow | undefined };
 
 /**
- * Accepts a document: one transaction writes the document, its bytes and the durable job, then
- * the job is enqueued. The same content again in the same collection returns the existing one.
+ * Accepts a document: one transaction writes the document, its bytes and the durable job, and
+ * commits only once the job is queued. The same content again in the same collection returns
+ * the existing document.
  */
 export async function acceptDocument(deps: Deps, tenantId: string, collectionId: string, input: DocumentInput): Promise<AcceptResult> {
   const collection = await getCollection(deps, tenantId, collectionId);
@@ -40,11 +43,12 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
   if (existing) return { created: false, document: existing, job: await deps.jobs.latestFor(existing.id) };
 
   const documentId = randomUUID();
-  const accepted = await withTransaction(deps.db, async (client) => {
-    // Holds off a re-embed from starting until this document is committed (it would miss it).
-    if (!(await deps.collections.lockForUpload(client, collectionId))) throw busyReembedding();
-    const document = await deps.documents.insertWithSource(
-      client,
+  const accepted = await acceptWork(deps, async (tx) => {
+    // Holds off a re-embed or a deletion of the collection until this document is committed.
+    const state = await tx.collections.lockForUpload(collectionId);
+    if (state === "gone") throw notFound("collection");
+    if (state === "reembedding") throw busyReembedding();
+    const document = await tx.documents.insertWithSource(
       {
         id: documentId,
         tenantId,
@@ -60,7 +64,7 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
       input.content,
     );
     if (!document) return null;
-    const job = await recordJob(deps, client, {
+    const job = await recordJob(deps, tx, {
       name: "ingest_document",
       tenantId,
       payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
@@ -74,8 +78,6 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
     if (!winner) throw notFound("document");
     return { created: false, document: winner, job: await deps.jobs.latestFor(winner.id) };
   }
-  // Redis refused the job: the document was never accepted, so it must not block a later retry.
-  await dispatchJob(deps, accepted.job, () => deps.documents.discard(documentId));
   return { created: true, ...accepted };
 }
 
@@ -85,9 +87,16 @@ export async function getDocument(deps: Pick<Deps, "documents">, tenantId: strin
   return row;
 }
 
-export interface IngestProgress {
-  (percent: number): Promise<void>;
+/** What a step of a job may use of its job: progress reports, and cancellation at its boundaries. */
+export interface StepControl {
+  progress(percent: number): Promise<void>;
+  /** Throws when the job was cancelled (aborted here, or asked to stop in its record). */
+  checkpoint(): Promise<void>;
+  signal?: AbortSignal;
 }
+
+/** Postgres text cannot hold U+0000; documents (PDFs above all) sometimes carry it. It is removed. */
+const NUL = "\u0000";
 
 /**
  * The parse step of an ingest job: parse in the sandbox, chunk, store the chunks (the document
@@ -97,7 +106,7 @@ export async function prepareDocument(
   deps: Deps,
   payload: { tenant_id: string; collection_id: string; document_id: string },
   parentJobId: string,
-  progress: IngestProgress,
+  step: StepControl,
 ): Promise<Array<JobPayload<"embed_chunks">>> {
   const document = await deps.documents.findById(payload.document_id);
   const collection = await deps.collections.findById(payload.collection_id);
@@ -110,19 +119,22 @@ export async function prepareDocument(
   await deps.documents.markProcessing(document.id);
   const { config } = deps;
   const started = performance.now();
-  const parsed = await deps.parser.parse(content, document.mime_type, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP });
-  const { chunks } = parsed;
+  const parsed = await deps.parser.parse(content, document.mime_type, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP }, step.signal);
+  await step.checkpoint();
+  const chunks = parsed.chunks
+    .map((c) => ({ ...c, text: c.text.replaceAll(NUL, ""), heading: c.heading?.replaceAll(NUL, "") ?? null }))
+    .filter((c) => c.text.trim().length > 0);
   deps.logger.info(
     { documentId: document.id, mimeType: document.mime_type, pages: parsed.pageCount, chunks: chunks.length, ms: Math.round(performance.now() - started) },
     "document parsed",
   );
-  await progress(10);
+  await step.progress(10);
   if (chunks.length === 0) throw permanent("NO_TEXT", "the document contains no extractable text");
-  if (parsed.title) await deps.documents.setTitleIfMissing(document.id, parsed.title);
+  if (parsed.title) await deps.documents.setTitleIfMissing(document.id, parsed.title.replaceAll(NUL, ""));
 
-  await withTransaction(deps.db, async (client) => {
-    await deps.chunks.replace(client, { id: document.id, tenantId: document.tenant_id, collectionId: collection.id }, chunks);
-    await deps.documents.setCounts(client, document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount });
+  await withTransaction(deps.db, async (tx) => {
+    await tx.chunks.replace({ id: document.id, tenantId: document.tenant_id, collectionId: collection.id }, chunks);
+    await tx.documents.setCounts(document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount });
   });
   await deps.vectorStore.ensureCollection(
     { tenantId: document.tenant_id, collectionId: collection.id, version: collection.vector_version },
@@ -143,30 +155,35 @@ export async function prepareDocument(
   });
 }
 
-/** The last step of an ingest job, once every embedding batch is stored: the document is ready. */
+/**
+ * The last step of an ingest job, once every embedding batch is stored: the job's result. The
+ * document turns ready in the transaction that ends the job (the definition's `onEnd`).
+ */
 export async function finalizeDocument(
   deps: Deps,
   payload: { document_id: string },
 ): Promise<{ document_id: string; chunk_count: number; page_count: number | null }> {
   const document = await deps.documents.findById(payload.document_id);
   if (!document || document.status === "deleting") throw permanent("DOCUMENT_GONE", "the document was deleted while it was ingested");
-  await deps.documents.markReady(document.id);
   return { document_id: document.id, chunk_count: document.chunk_count, page_count: document.page_count };
 }
 
-/** Hides the document at once and queues the job that removes its vectors and rows. */
+/**
+ * Hides the document at once and queues the job that removes its vectors and rows; an ingest
+ * still running for it is asked to stop. Nothing is applied unless the job is queued.
+ */
 export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
-  const job = await withTransaction(deps.db, async (client) => {
-    const document = await deps.documents.get(tenantId, id, client);
-    if (!document || !(await deps.documents.markDeleting(tenantId, id, client))) throw notFound("document");
-    return recordJob(deps, client, {
+  const job = await acceptWork(deps, async (tx) => {
+    const document = await tx.documents.get(tenantId, id);
+    if (!document || !(await tx.documents.markDeleting(tenantId, id))) throw notFound("document");
+    return recordJob(deps, tx, {
       name: "delete_document",
       tenantId,
       payload: { tenant_id: tenantId, collection_id: document.collection_id, document_id: id },
       resource: { type: "document", id },
     });
   });
-  await dispatchJob(deps, job);
+  await requestCancels(deps, [id], ["ingest_document"]);
   return job;
 }
 
@@ -174,13 +191,7 @@ export async function deleteDocument(
   deps: Deps,
   payload: { tenant_id: string; collection_id: string; document_id: string },
 ): Promise<{ document_id: string }> {
-  const collection = await deps.collections.findById(payload.collection_id);
-  const versions = new Set([collection?.vector_version ?? 0]);
-  // A re-embed in progress writes the next generation too.
-  if (collection?.reembed_job_id) versions.add(collection.vector_version + 1);
-  for (const version of versions) {
-    await deps.vectorStore.deleteDocument({ tenantId: payload.tenant_id, collectionId: payload.collection_id, version }, payload.document_id);
-  }
+  await removeDocumentVectors(deps, { tenantId: payload.tenant_id, collectionId: payload.collection_id, documentId: payload.document_id });
   await deps.documents.remove(payload.document_id);
   return { document_id: payload.document_id };
 }

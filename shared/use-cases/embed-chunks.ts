@@ -1,8 +1,9 @@
 import type { Deps } from "../deps.ts";
 import { MAX_TOKENS_PER_REQUEST } from "../embeddings/openai.embedding-provider.ts";
-import type { JobData, JobPayload } from "../queues/job-schemas.ts";
+import type { JobData, JobPayload } from "../jobs/index.ts";
 import { reserveTokens } from "../queues/token-budget.ts";
 import { pointId } from "./point-id.ts";
+import { presentJob } from "../presenters.ts";
 
 type ChunkKey = { document_id: string; chunk_index: number };
 
@@ -45,14 +46,16 @@ export function batchJobs(
   return plan.map((b) => ({ ...common, from: b.from, to: b.to }));
 }
 
-export type EmbedOutcome = { done: number } | { retryInMs: number };
+export type EmbedOutcome = { done: number } | { retryInMs: number } | { stopped: true };
 
 /**
  * One embedding batch: reserve its tokens in the shared per-minute budget (or ask to be retried
  * when the budget is spent), embed with one provider call, upsert the vectors with derived ids,
- * and report progress to the parent job.
+ * and report progress to the parent job. A batch whose parent was cancelled or has ended does
+ * nothing; vectors of documents or collections deleted (or failed) meanwhile are removed again.
  */
-export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">): Promise<EmbedOutcome> {
+export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">, checkpoint: () => Promise<void>): Promise<EmbedOutcome> {
+  if (await deps.jobs.isStopping(payload.parent_job_id)) return { stopped: true };
   const chunks = await deps.chunks.range(payload.collection_id, payload.from, payload.to, { readyOnly: payload.ready_only });
   if (chunks.length === 0) return { done: 0 }; // the document was deleted meanwhile
   const tokens = chunks.reduce((sum, c) => sum + c.token_count, 0);
@@ -60,7 +63,10 @@ export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">):
   if (wait > 0) return { retryInMs: wait };
 
   const vectors = await deps.embedders.for(payload.embedding).embed(chunks.map((c) => c.text));
+  await checkpoint();
   const ref = { tenantId: payload.tenant_id, collectionId: payload.collection_id, version: payload.vector_version };
+  const collection = await deps.collections.findById(payload.collection_id);
+  if (!collection || collection.status !== "active") return { stopped: true };
   await deps.vectorStore.upsert(
     ref,
     chunks.map((c, i) => ({
@@ -71,10 +77,17 @@ export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">):
       metadata: c.metadata,
     })),
   );
-  // A document deleted while this batch was embedding: its delete job may already have run, so
-  // remove what this batch just wrote for it (the status flips to `deleting` before that job runs).
-  const gone = await deps.documents.missingOrDeleting([...new Set(chunks.map((c) => c.document_id))]);
+  // Whatever was deleted (or failed, or cancelled) while this batch was embedding may already have
+  // been cleaned up: clean up again what this batch just wrote for it. A status always flips
+  // before its cleanup runs, so reading it after the upsert cannot miss one.
+  const after = await deps.collections.findById(payload.collection_id);
+  if (!after || after.status !== "active") {
+    await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: payload.collection_id });
+    return { stopped: true };
+  }
+  const gone = await deps.documents.notLive([...new Set(chunks.map((c) => c.document_id))]);
   for (const documentId of gone) await deps.vectorStore.deleteDocument(ref, documentId);
-  await deps.jobs.addUnits(payload.parent_job_id, chunks.length, payload.progress.base, payload.progress.span);
+  const moved = await deps.jobs.addUnits(payload.parent_job_id, chunks.length, payload.progress.base, payload.progress.span);
+  if (moved) await deps.jobs.addEvent(moved.id, "progress", presentJob(moved));
   return { done: chunks.length };
 }

@@ -1,6 +1,6 @@
 import type { Deps } from "../deps.ts";
-import { isJobName, jobSchemas, type JobData, type JobName, type JobPayload } from "../queues/job-schemas.ts";
-import { recordFinalFailure } from "./job-outcomes.ts";
+import { endJob } from "../jobs/end-job.ts";
+import { isJobName, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
 
 /** Splits BullMQ's failedReason ("CODE: message", as the worker writes it) into a code and a message. */
 export function failureFromReason(reason: string | undefined): { code: string; message: string } {
@@ -11,39 +11,53 @@ export function failureFromReason(reason: string | undefined): { code: string; m
 }
 
 /**
+ * Ends a durable job the way BullMQ ended it: completed → succeeded with its return value; failed
+ * → failed with the code the worker wrote ("CODE: message"), or cancelled when that code says so.
+ */
+export async function settleFromQueue(
+  deps: Pick<Deps, "db" | "logger">,
+  jobId: string,
+  ended: { state: "failed" | "completed"; failedReason?: string; returnvalue?: unknown },
+): Promise<boolean> {
+  if (ended.state === "completed") {
+    const result = ended.returnvalue && typeof ended.returnvalue === "object" ? ended.returnvalue : {};
+    return Boolean(await endJob(deps, jobId, { status: "succeeded", result }));
+  }
+  const error = failureFromReason(ended.failedReason);
+  return Boolean(await endJob(deps, jobId, error.code === "CANCELLED" ? { status: "cancelled", error } : { status: "failed", error }));
+}
+
+/**
  * Postgres is the record of accepted work; Redis is where it runs. For every job that Postgres
- * says is queued or running and that has not moved for a while:
+ * says is queued or running and that has not moved for `olderThanMs`:
  * - BullMQ no longer knows it (Redis lost it): enqueue it again under the same id, from its first step;
  * - BullMQ failed or completed it without the row hearing of it (a stalled job, Postgres down at
- *   the time): settle the row.
+ *   the time): end the row the way BullMQ ended the job.
+ * Every process runs it every few seconds (see housekeeper.ts), so such rows heal in seconds.
  */
-export async function reconcileJobs(deps: Deps, olderThanMs: number): Promise<{ checked: number; requeued: string[]; settled: string[] }> {
-  const stale = await deps.jobs.findUnfinished(olderThanMs);
+export async function reconcileJobs(deps: Deps, olderThanMs: number, limit = 200): Promise<{ checked: number; requeued: string[]; settled: string[] }> {
+  const stale = await deps.jobs.findUnfinished(olderThanMs, limit);
   const requeued: string[] = [];
   const settled: string[] = [];
   for (const row of stale) {
     if (!isJobName(row.type)) continue;
     const name: JobName = row.type;
-    const queue = deps.producer.queue(deps.producer.definition(name).queue);
+    const definition = jobDefinition(name);
+    const queue = deps.producer.queueFor(name);
     const state = await queue.getJobState(row.id);
     if (state === "unknown") {
-      // Start over from the first step: the children of a lost parent are lost with it.
-      await deps.producer.enqueue(name, row.id, { ...row.payload, step: undefined } as JobPayload<JobName>);
-      await deps.jobs.touch(deps.db, row.id);
+      // Start over from the first step: the batches of a lost parent are lost with it.
+      const data = definition.schema.parse(row.payload);
+      await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>);
+      await deps.jobs.touch(row.id);
       requeued.push(row.id);
-    } else if (state === "failed") {
+    } else if (state === "failed" || state === "completed") {
       const job = await queue.getJob(row.id);
-      const data = jobSchemas[name].parse(row.payload) as JobData<JobName>;
-      await recordFinalFailure(deps, name, row.id, data, failureFromReason(job?.failedReason));
-      settled.push(row.id);
-    } else if (state === "completed") {
-      const job = await queue.getJob(row.id);
-      await deps.jobs.markSucceeded(row.id, (job?.returnvalue as object | undefined) ?? {});
-      settled.push(row.id);
+      if (await settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue })) settled.push(row.id);
     } else {
       // Still waiting or running in BullMQ: fine. Move it to the back of the line so that a long
       // backlog cannot hide the rows behind it from the next run.
-      await deps.jobs.touch(deps.db, row.id);
+      await deps.jobs.touch(row.id);
     }
   }
   if (requeued.length > 0) deps.logger.warn({ requeued }, "re-enqueued jobs that Redis had lost");

@@ -1,11 +1,10 @@
 import type { Deps } from "../deps.ts";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
-import { withTransaction } from "../db/pool.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
-import type { JobPayload } from "../queues/job-schemas.ts";
+import type { JobPayload } from "../jobs/index.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
-import { dispatchJob, recordJob } from "./jobs.ts";
+import { acceptWork, recordJob } from "./jobs.ts";
 
 type ReembedPayload = { tenant_id: string; collection_id: string; embedding: EmbeddingSpec };
 
@@ -16,33 +15,36 @@ type ReembedPayload = { tenant_id: string; collection_id: string; embedding: Emb
  */
 export async function requestReembed(deps: Deps, tenantId: string, collectionId: string, requested: Partial<EmbeddingSpec>): Promise<JobRow> {
   const spec = await deps.embedders.resolve(requested);
-  const job = await withTransaction(deps.db, async (client) => {
+  return acceptWork(deps, async (tx) => {
     // The row lock waits for uploads in flight (they share-lock it) and holds off new ones.
-    await deps.collections.lockForReembed(client, collectionId);
-    const collection = await deps.collections.get(tenantId, collectionId, client);
+    await tx.collections.lockForReembed(collectionId);
+    const collection = await tx.collections.get(tenantId, collectionId);
     if (!collection) throw notFound("collection");
     if (collection.reembed_job_id) throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
-    if ((await deps.documents.countInFlight(collectionId, client)) > 0) {
+    if (await tx.outbox.pendingFor(collectionId)) {
+      // The cleanup of an earlier re-embed's generation has not run yet; it would drop this one's.
+      throw new AppError("COLLECTION_BUSY", "an earlier re-embed of this collection is still being cleaned up; try again in a few seconds", {
+        httpStatus: 409,
+        retryAfter: 5,
+      });
+    }
+    if ((await tx.documents.countInFlight(collectionId)) > 0) {
       throw new AppError("COLLECTION_BUSY", "documents of this collection are still being ingested; re-embed when they are done", {
         httpStatus: 409,
         retryAfter: 30,
       });
     }
-    const row = await recordJob(deps, client, {
+    const row = await recordJob(deps, tx, {
       name: "reembed_collection",
       tenantId,
       payload: { tenant_id: tenantId, collection_id: collectionId, embedding: spec },
       resource: { type: "collection", id: collectionId },
     });
-    if (!(await deps.collections.startReembed(client, tenantId, collectionId, row.id, spec))) {
+    if (!(await tx.collections.startReembed(tenantId, collectionId, row.id, spec))) {
       throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
     }
     return row;
   });
-  await dispatchJob(deps, job, async () => {
-    await deps.collections.abandonReembed(collectionId, job.id);
-  });
-  return job;
 }
 
 /** The plan step: create the next generation and batch every ready chunk into it. */
@@ -92,13 +94,4 @@ export async function finalizeReembed(
   await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: target - 1 });
   const chunkCount = await deps.vectorStore.count({ tenantId: payload.tenant_id, collectionId: collection.id, version: target });
   return { collection_id: collection.id, embedding: payload.embedding, vector_version: target, chunk_count: chunkCount };
-}
-
-/** A re-embed that failed for good leaves the collection as it was. */
-export async function abandonReembed(deps: Deps, payload: { tenant_id: string; collection_id: string }, jobId: string): Promise<void> {
-  const collection = await deps.collections.findById(payload.collection_id);
-  if (!collection || !(await deps.collections.abandonReembed(collection.id, jobId))) return;
-  await deps.vectorStore
-    .dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id, version: collection.vector_version + 1 })
-    .catch((err) => deps.logger.warn({ err }, "could not drop the abandoned vector generation"));
 }

@@ -85,6 +85,8 @@ describe("races and reruns", () => {
       await real.upsert(r, points);
       expect(await real.count(ref, doc.id)).toBe(doc.chunk_count);
     };
+    // The batch belongs to an ingest that is still running (a batch of an ended job does nothing).
+    await stack.deps.db.query(`UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = $1`, [res.body.job.id]);
     const outcome = await embedChunks({ ...stack.deps, vectorStore: racing }, {
       tenant_id: "acme",
       collection_id: collection.id,
@@ -95,7 +97,7 @@ describe("races and reruns", () => {
       parent_job_id: res.body.job.id,
       progress: { base: 20, span: 79 },
       ready_only: false,
-    });
+    }, async () => undefined);
     expect(outcome).toEqual({ done: doc.chunk_count });
     expect(await stack.deps.vectorStore.count(ref, doc.id)).toBe(0);
   });

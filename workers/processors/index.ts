@@ -1,20 +1,18 @@
-import type { JobName } from "../../shared/queues/job-schemas.ts";
+import type { JobName } from "../../shared/jobs/index.ts";
 import type { Processor } from "../processor.ts";
 import { deleteCollectionProcessor } from "./delete-collection.processor.ts";
 import { deleteDocumentProcessor } from "./delete-document.processor.ts";
 import { embedChunksProcessor } from "./embed-chunks.processor.ts";
 import { ingestDocumentProcessor } from "./ingest-document.processor.ts";
 import { optimizeVectorsProcessor } from "./optimize-vectors.processor.ts";
-import { reconcileJobsProcessor } from "./reconcile-jobs.processor.ts";
 import { reembedCollectionProcessor } from "./reembed-collection.processor.ts";
 
-/** Every job has exactly one processor: a job without one does not compile. */
+/** Every job type in the catalog has exactly one processor: a job without one does not compile. */
 export const processors = {
   ingest_document: ingestDocumentProcessor,
   delete_document: deleteDocumentProcessor,
   delete_collection: deleteCollectionProcessor,
   reembed_collection: reembedCollectionProcessor,
   embed_chunks: embedChunksProcessor,
-  reconcile_jobs: reconcileJobsProcessor,
   optimize_vectors: optimizeVectorsProcessor,
 } satisfies { [N in JobName]: Processor<N> };

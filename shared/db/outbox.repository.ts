@@ -1,0 +1,70 @@
+import type { Queryable } from "./queryable.ts";
+
+/** Topics a job's end can write; consumers are registered per topic (shared/jobs/outbox-relay.ts). */
+export type OutboxTopic = "job.ended";
+
+export interface OutboxRow {
+  id: number;
+  topic: OutboxTopic;
+  job_id: string;
+  tenant_id: string;
+  resource_id: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  last_error: string | null;
+  available_at: Date;
+  processed_at: Date | null;
+  created_at: Date;
+}
+
+/** The transactional outbox: side effects written with the change that causes them. */
+export class OutboxRepository {
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
+  }
+
+  /** Adds the row; false when this job already wrote this topic (a job ends once). */
+  async add(entry: { topic: OutboxTopic; jobId: string; tenantId: string; resourceId: string | null; payload: object }): Promise<boolean> {
+    const { rowCount } = await this.q.query(
+      `INSERT INTO outbox (topic, job_id, tenant_id, resource_id, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (topic, job_id) DO NOTHING`,
+      [entry.topic, entry.jobId, entry.tenantId, entry.resourceId, entry.payload],
+    );
+    return rowCount === 1;
+  }
+
+  /**
+   * Claims up to `limit` due rows for this transaction (others skip them); call inside a
+   * transaction and mark each one processed or failed before it commits.
+   */
+  async claim(limit: number): Promise<OutboxRow[]> {
+    const { rows } = await this.q.query<OutboxRow>(
+      `SELECT * FROM outbox WHERE processed_at IS NULL AND available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+    return rows;
+  }
+
+  async markProcessed(id: number): Promise<void> {
+    await this.q.query(`UPDATE outbox SET processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1`, [id]);
+  }
+
+  /** Leaves the row for a later try, `delayMs` from now. */
+  async markFailed(id: number, error: string, delayMs: number): Promise<void> {
+    await this.q.query(
+      `UPDATE outbox SET attempts = attempts + 1, last_error = $2, available_at = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1`,
+      [id, error.slice(0, 2000), delayMs],
+    );
+  }
+
+  /** Whether side effects of an ended job are still pending for this resource. */
+  async pendingFor(resourceId: string): Promise<boolean> {
+    const { rowCount } = await this.q.query(`SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL LIMIT 1`, [resourceId]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async forJob(jobId: string): Promise<OutboxRow[]> {
+    const { rows } = await this.q.query<OutboxRow>(`SELECT * FROM outbox WHERE job_id = $1 ORDER BY id`, [jobId]);
+    return rows;
+  }
+}

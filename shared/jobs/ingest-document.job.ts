@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { removeDocumentVectors } from "../use-cases/vector-cleanup.ts";
+import { defineJob, retried } from "./job-definition.ts";
+import { AppError } from "../errors/app-error.ts";
+
+/** Parse and chunk a document, fan out `embed_chunks` batches, then mark it ready. */
+export const ingestDocumentJob = defineJob({
+  name: "ingest_document",
+  schema: z.object({
+    tenant_id: z.string().min(1),
+    collection_id: z.uuid(),
+    document_id: z.uuid(),
+    /** Where a resumed job continues: set by the job itself once its batches are queued. */
+    step: z.enum(["parse", "finalize"]).default("parse"),
+  }),
+  queue: "ingest",
+  options: ({ attempts }) => retried(attempts),
+  visibility: "tenant",
+  cancel: "running",
+  retry: true,
+  restart: ({ step: _step, ...data }) => data,
+  async onEnd(tx, { status, data, error }) {
+    // The document turns ready in the same transaction that ends its job, or fails with the job's
+    // error (a cancel: CANCELLED); a failed document keeps its bytes for a retry, not its chunks.
+    if (status === "succeeded") await tx.documents.markReady(data.document_id);
+    else await tx.documents.failIngest(data.document_id, error ?? { code: "CANCELLED", message: "its ingest job was cancelled" });
+  },
+  async afterEnd(deps, { status, data }) {
+    if (status === "succeeded") return;
+    // Batches that were stored before the job failed or was cancelled leave nothing behind.
+    await removeDocumentVectors(deps, { tenantId: data.tenant_id, collectionId: data.collection_id, documentId: data.document_id });
+  },
+  async onRetry(tx, data) {
+    if (!(await tx.documents.requeue(data.document_id))) {
+      throw new AppError("JOB_NOT_RETRYABLE", "the document was deleted, or its uploaded bytes are gone; upload it again", { httpStatus: 409 });
+    }
+  },
+});

@@ -1,0 +1,74 @@
+import type { JobsOptions } from "bullmq";
+import type { z } from "zod";
+import type { QueueName } from "../config/env.ts";
+import type { EndStatus, JobError, JobRow } from "../db/jobs.repository.ts";
+import type { Transaction } from "../db/transaction.ts";
+import type { Deps } from "../deps.ts";
+
+/** Settings every definition may read when it builds its BullMQ options. */
+export interface JobDefaults {
+  /** `JOB_ATTEMPTS` */
+  attempts: number;
+}
+
+/** How a durable job ended, as its hooks see it. */
+export interface JobEnd<D> {
+  status: EndStatus;
+  data: D;
+  job: JobRow;
+  error: JobError | null;
+}
+
+/**
+ * Everything Quarry knows about one job type. A new job type is one `<name>.job.ts` with its
+ * definition, one processor in workers/processors/, and one line in each index.
+ */
+export interface JobDefinition<N extends string = string, S extends z.ZodType = z.ZodType> {
+  name: N;
+  /** Validated three times: when the job is recorded, before `Queue.add`, and again on dequeue. */
+  schema: S;
+  queue: QueueName;
+  /** BullMQ options (attempts, backoff, retention); the BullMQ job id is always Quarry's own. */
+  options(defaults: JobDefaults): Omit<JobsOptions, "jobId">;
+  /**
+   * `tenant`: a durable row in `jobs` that its tenant reads at `/v1/jobs`. `internal`: no row —
+   * scheduled maintenance, or a batch that reports to the durable job named by `owner`.
+   */
+  visibility: "tenant" | "internal";
+  /** The durable job an internal job works for: its failure fails that job, its cancel stops this one. */
+  owner?(data: z.output<S>): string;
+  /** When `POST /v1/jobs/:id/cancel` may stop it: never, only before it starts, or also while it runs. */
+  cancel: "never" | "queued" | "running";
+  /** Whether `POST /v1/jobs/:id/retry` may run a failed or cancelled one again from its first step. */
+  retry: boolean;
+  /** The payload that starts the job over from its first step (retry, or Redis lost it). */
+  restart?(data: z.output<S>): z.input<S>;
+  /** Inside the transaction that ends the job: what its end does to the records it belongs to. */
+  onEnd?(tx: Transaction, end: JobEnd<z.output<S>>): Promise<void>;
+  /** After that transaction, from the outbox (at least once, so idempotent): cleanup outside Postgres. */
+  afterEnd?(deps: Deps, end: JobEnd<z.output<S>>): Promise<void>;
+  /** Inside the retry's transaction, before the job is queued again; throw an AppError to refuse. */
+  onRetry?(tx: Transaction, data: z.output<S>): Promise<void>;
+}
+
+/** Types a definition (the name stays a literal, hooks see the schema's output). */
+export function defineJob<const N extends string, S extends z.ZodType>(definition: JobDefinition<N, S>): JobDefinition<N, S> {
+  return definition;
+}
+
+/** The backoff every retried job uses; see `backoffDelay` in workers/backoff.ts. */
+export const BACKOFF_TYPE = "quarry";
+
+/** BullMQ options of a job retried with Quarry's backoff, kept a day when done and a week when failed. */
+export function retried(attempts: number): Omit<JobsOptions, "jobId"> {
+  return {
+    attempts,
+    backoff: { type: BACKOFF_TYPE, delay: 2_000 },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+  };
+}
+
+/** Maintenance runs once per schedule tick; kept by age only (BullMQ's `count` trims the whole queue). */
+export const runOnce: Omit<JobsOptions, "jobId"> = { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
