@@ -30,13 +30,34 @@ describe("chat without a language model (extractive)", () => {
     expect(res.body).toMatchObject({ mode: "extractive", model: "quarry-extractive-v1", session_id: expect.any(String) });
     expect(res.body.answer).toMatch(/^No language model is configured/);
     expect(res.body.answer).toContain("[1]");
-    expect(res.body.sources).toHaveLength(5);
-    expect(res.body.sources.map((s: { n: number }) => s.n)).toEqual([1, 2, 3, 4, 5]);
+    // Only passages that share words with the question: not five for the sake of five.
+    const sources = res.body.sources as Array<{ n: number; text: string }>;
+    expect(sources.length).toBeGreaterThanOrEqual(1);
+    expect(sources.length).toBeLessThanOrEqual(5);
+    expect(sources.map((s) => s.n)).toEqual(sources.map((_, i) => i + 1));
+    for (const s of sources) expect(s.text).toMatch(/National|Science|Foundation|grant|sponsor|effort/);
     const top = res.body.sources[0];
     expect(top).toMatchObject({ document_id: pdfDocument, collection_id: pdfCollection, title: "TraceMonkey" });
     expect(top.text).toContain("National Science");
     expect([12, 13]).toContain(top.page);
     expect(res.body).not.toHaveProperty("usage");
+  });
+
+  it("quotes only passages that share the question's words, however low the lexical embedder's scores", async () => {
+    const res = await client.post("/v1/chat", { collection_ids: [pdfCollection], message: "What is a trace tree?" });
+    expect(res.body.sources).toHaveLength(5);
+    for (const s of res.body.sources as Array<{ text: string }>) expect(s.text).toMatch(/trace[\s\S]*tree|tree[\s\S]*trace/i);
+    expect(res.body.answer).toMatch(/^No language model is configured/);
+  });
+
+  it("says nothing was found, and quotes nothing, when no passage shares the question's words", async () => {
+    // The hashed embedder still scores unrelated passages up to ~0.27: the answer must not quote them.
+    const res = await client.post("/v1/chat", { collection_ids: [pdfCollection], message: "What is the refund policy?" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ answer: NOTHING_FOUND, sources: [], mode: "extractive" });
+    const streamed = await postForEvents(`${stack.url}/v1/chat`, TEST_KEYS.acme, { collection_ids: [pdfCollection], message: "How do I bake sourdough bread?", stream: true });
+    expect(streamed.events[0]!.data.sources).toEqual([]);
+    expect(streamed.events.at(-1)!.data).toMatchObject({ answer: NOTHING_FOUND, sources: [] });
   });
 
   it("says nothing was found, without inventing, when a collection is empty", async () => {
