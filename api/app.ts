@@ -5,6 +5,7 @@ import { pinoHttp } from "pino-http";
 import type { Deps } from "../shared/deps.ts";
 import { requireApiKey } from "./middleware/auth.ts";
 import { errorHandler, notFoundHandler } from "./middleware/errors.ts";
+import { jsonBody } from "./middleware/json-body.ts";
 import { chatRoutes } from "./routes/chat.routes.ts";
 import { collectionsRoutes } from "./routes/collections.routes.ts";
 import { docsRoutes } from "./routes/docs.routes.ts";
@@ -28,7 +29,9 @@ export function createApp(deps: Deps): Express {
         res.setHeader("X-Request-Id", id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
+      // Operators alert on `error`: only server faults go there. A client's mistake (4xx) or a
+      // connection the client dropped (`err` with no 5xx) is info.
+      customLogLevel: (_req, res, err) => (res.statusCode >= 500 ? "error" : err || res.statusCode >= 400 ? "info" : "debug"),
       autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
     }),
   );
@@ -38,8 +41,15 @@ export function createApp(deps: Deps): Express {
   app.use(healthRoutes(deps));
   app.use(docsRoutes());
   app.use("/v1", requireApiKey(deps.config.API_KEYS));
-  // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.
-  app.use(express.json({ limit: Math.ceil(deps.config.MAX_FILE_SIZE * 1.1) + 64 * 1024 }));
+  app.use(
+    "/v1",
+    jsonBody({
+      // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.
+      limit: Math.ceil(deps.config.MAX_FILE_SIZE * 1.1) + 64 * 1024,
+      // The upload route takes multipart too, and answers 415 itself for anything else.
+      ownBodyType: [/^\/v1\/collections\/[^/]+\/documents\/?$/i],
+    }),
+  );
   app.use(collectionsRoutes(deps));
   app.use(documentsRoutes(deps));
   app.use(searchRoutes(deps));

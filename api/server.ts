@@ -4,6 +4,7 @@ import type { Deps } from "../shared/deps.ts";
 import { useHousekeeper } from "../shared/jobs/housekeeper.ts";
 import { createApp } from "./app.ts";
 import { answerClientError } from "./middleware/client-error.ts";
+import { answerClientError } from "./middleware/client-error.ts";
 
 const housekeepers = new WeakMap<Server, () => Promise<void>>();
 
@@ -15,6 +16,7 @@ export async function startWebServer(deps: Deps, port = deps.config.PORT, host =
   });
   // Keep-alive sockets must not hold a graceful shutdown open.
   server.keepAliveTimeout = 5_000;
+  server.on("clientError", answerClientError(deps.logger));
   server.on("clientError", answerClientError(deps.logger));
   // Outbox and job healing run in every process, so they never wait for a scheduler or a worker.
   housekeepers.set(server, useHousekeeper(deps));

@@ -12,6 +12,35 @@ export function notFoundHandler(req: Request, res: Response) {
   sendError(res, 404, { code: "NOT_FOUND", message: `no route for ${req.method} ${req.path}` });
 }
 
+/**
+ * The 4xx errors Express and its body parser raise (http-errors with a `type`), in the API's terms:
+ * the request itself is at fault, so they are not logged here (the request log line has them).
+ */
+function asClientError(err: unknown): { status: number; body: { code: string; message: string } } | undefined {
+  const { status, statusCode, type, expose, message } = err as { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string };
+  switch (type) {
+    case "entity.too.large":
+      return { status: 413, body: { code: "PAYLOAD_TOO_LARGE", message: "the request body is too large" } };
+    case "entity.parse.failed":
+      return { status: 400, body: { code: "INVALID_JSON", message: "the request body is not valid JSON" } };
+    case "charset.unsupported":
+      return { status: 415, body: { code: "UNSUPPORTED_MEDIA_TYPE", message: "JSON bodies must be UTF-8" } };
+    case "encoding.unsupported":
+      return { status: 415, body: { code: "UNSUPPORTED_MEDIA_TYPE", message: "unsupported Content-Encoding: send the body as is, or gzip, deflate or br" } };
+    case "request.size.invalid":
+      return { status: 400, body: { code: "BAD_REQUEST", message: "the body is not as long as its Content-Length says" } };
+    case "request.aborted":
+      return { status: 400, body: { code: "BAD_REQUEST", message: "the client closed the connection before the body was complete" } };
+  }
+  // Only Express's own errors: http-errors (which set `expose`) and the router's URIError for a bad
+  // percent-encoding in the path. Another library's error that carries a status (an SDK's 401) is
+  // not the client's fault.
+  const code = status ?? statusCode;
+  const fromExpress = typeof expose === "boolean" || err instanceof URIError;
+  if (!fromExpress || code === undefined || code < 400 || code >= 500) return undefined;
+  return { status: code, body: { code: "BAD_REQUEST", message: expose !== false && message ? message : "the request is malformed" } };
+}
+
 /** The one place errors become responses. Unexpected errors are logged once and answer 500. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -25,11 +54,8 @@ export function errorHandler(logger: Logger) {
         ...(err.retryAfter !== undefined ? { retry_after: err.retryAfter } : {}),
       });
     }
-    const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
-    const type = (err as { type?: string }).type;
-    if (type === "entity.too.large") return sendError(res, 413, { code: "PAYLOAD_TOO_LARGE", message: "the request body is too large" });
-    if (type === "entity.parse.failed") return sendError(res, 400, { code: "INVALID_JSON", message: "the request body is not valid JSON" });
-    if (status && status >= 400 && status < 500) return sendError(res, status, { code: "BAD_REQUEST", message: (err as Error).message });
+    const clientError = asClientError(err);
+    if (clientError) return sendError(res, clientError.status, clientError.body);
     log.error({ err }, "unhandled error");
     return sendError(res, 500, { code: "INTERNAL", message: "something went wrong; the error was logged" });
   };

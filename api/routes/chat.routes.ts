@@ -6,16 +6,17 @@ import { AppError, notFound } from "../../shared/errors/app-error.ts";
 import { chat, chatRequest, NOTHING_FOUND, prepareChat, saveExchange, type ChatRecord } from "../../shared/use-cases/chat.ts";
 import { filterSchema } from "../../shared/vector-store/filter.ts";
 import { abortOnDisconnect, openEventStream } from "../middleware/sse.ts";
+import { safeText, withSafeJson } from "../middleware/safe-text.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam } from "./params.ts";
 
 export const chatBody = z.object({
   collection_ids: z.array(z.uuid()).min(1).max(10),
-  message: z.string().trim().min(1).max(8000),
+  message: safeText().trim().min(1).max(8000),
   session_id: z.uuid().optional(),
   top_k: z.number().int().min(1).max(20).default(5),
   temperature: z.number().min(0).max(2).optional(),
-  filter: filterSchema.optional(),
+  filter: withSafeJson(filterSchema).optional(),
   stream: z.boolean().default(false),
 });
 

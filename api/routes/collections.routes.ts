@@ -4,17 +4,18 @@ import type { Deps } from "../../shared/deps.ts";
 import { presentCollection, presentJob } from "../../shared/presenters.ts";
 import { createCollection, getCollection, requestCollectionDeletion } from "../../shared/use-cases/collections.ts";
 import { requestReembed } from "../../shared/use-cases/reembed.ts";
+import { safeText } from "../middleware/safe-text.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
 export const embeddingSpec = z.object({
-  provider: z.string().min(1).max(50),
-  model: z.string().min(1).max(200).optional(),
+  provider: safeText().min(1).max(50),
+  model: safeText().min(1).max(200).optional(),
   dimensions: z.number().int().min(1).max(8192).optional(),
 });
 
 export const createBody = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: safeText().trim().min(1).max(200),
   embedding: embeddingSpec.optional(),
 });
 

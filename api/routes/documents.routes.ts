@@ -6,15 +6,17 @@ import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
 import { presentDocument, presentJob } from "../../shared/presenters.ts";
 import { getCollection } from "../../shared/use-cases/collections.ts";
 import { acceptDocument, getDocument, requestDocumentDeletion, type DocumentInput } from "../../shared/use-cases/documents.ts";
+import { hasBody } from "../middleware/json-body.ts";
 import { readMultipart } from "../middleware/multipart.ts";
+import { metadataSchema, safeText, withSafeText } from "../middleware/safe-text.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
 export const documentFields = z.object({
-  title: z.string().trim().min(1).max(500).optional(),
-  metadata: z.record(z.string().max(64), z.unknown()).optional(),
-  external_id: z.string().min(1).max(200).optional(),
-  callback_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  title: safeText().trim().min(1).max(500).optional(),
+  metadata: metadataSchema.optional(),
+  external_id: safeText().min(1).max(200).optional(),
+  callback_url: withSafeText(z.url({ protocol: /^https?$/ }).max(2000)).optional(),
 });
 
 export const textBody = documentFields.extend({ text: z.string().min(1, "text must not be empty") });
@@ -54,6 +56,7 @@ async function documentInput(req: Request, maxFileSize: number): Promise<Documen
     if (content.length > maxFileSize) throw new AppError("PAYLOAD_TOO_LARGE", `documents are limited to ${maxFileSize} bytes (MAX_FILE_SIZE)`, { httpStatus: 413 });
     return { content, mimeType: MIME.text, title: body.title, metadata: body.metadata, externalId: body.external_id, callbackUrl: body.callback_url };
   }
+  if (!hasBody(req)) throw validationError("the request has no body: send multipart/form-data with a `file` part, or JSON {text, title?, metadata?}", [{ field: "(body)", message: "required" }]);
   throw new AppError("UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data with a `file` part, or JSON {text, title?, metadata?}", { httpStatus: 415 });
 }
 

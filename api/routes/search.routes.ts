@@ -3,13 +3,14 @@ import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
 import { searchCollection } from "../../shared/use-cases/search.ts";
 import { filterSchema } from "../../shared/vector-store/filter.ts";
+import { safeText, withSafeJson } from "../middleware/safe-text.ts";
 import { validate } from "../middleware/validate.ts";
 import { idParam } from "./params.ts";
 
 export const searchBody = z.object({
-  query: z.string().trim().min(1).max(8000),
+  query: safeText().trim().min(1).max(8000),
   top_k: z.number().int().min(1).max(100).default(5),
-  filter: filterSchema.optional(),
+  filter: withSafeJson(filterSchema).optional(),
   score_threshold: z.number().min(-1).max(1).optional(),
 });
 
