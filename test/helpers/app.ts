@@ -14,11 +14,11 @@ export interface TestStack {
 }
 
 /** The API on a free port with real Postgres, Redis and vector store; optionally in-process workers. */
-export async function startTestStack(options: { workers?: boolean; env?: Record<string, string> } = {}): Promise<TestStack> {
+export async function startTestStack(options: { workers?: boolean; env?: Record<string, string>; housekeeping?: boolean } = {}): Promise<TestStack> {
   const env = createTestEnv(options.env);
   const config = loadConfig(env.env);
   const deps = await createDeps(config, createLogger(config, "test"));
-  const { server, url } = await startWebServer(deps, 0, "127.0.0.1");
+  const { server, url } = await startWebServer(deps, 0, "127.0.0.1", { housekeeping: options.housekeeping });
   const workers = options.workers ? await startWorkers(deps) : undefined;
   return {
     env,

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../shared/config/env.ts";
+import { createDeps, type Deps } from "../../shared/deps.ts";
+import { endJob, type JobOutcome } from "../../shared/jobs/end-job.ts";
+import { relayOutbox } from "../../shared/jobs/outbox-relay.ts";
+import { createLogger } from "../../shared/logging/logger.ts";
+import { startTestStack, type TestStack } from "../helpers/app.ts";
+import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { TEST_KEYS } from "../helpers/test-env.ts";
+
+// No workers and no housekeeper: the jobs stay queued, the test ends them and relays their outbox
+// rows the way racing processes would.
+let stack: TestStack;
+let client: ApiClient;
+/** A second process's connections (its own pool) on the same database. */
+let other: Deps;
+let collectionId: string;
+
+beforeAll(async () => {
+  stack = await startTestStack({ housekeeping: false });
+  client = apiClient(stack.url, TEST_KEYS.acme);
+  const config = loadConfig(stack.env.env);
+  other = await createDeps(config, createLogger(config, "other"));
+  collectionId = (await client.post("/v1/collections", { name: "races" })).body.id;
+});
+afterAll(async () => {
+  await other?.close();
+  await stack?.stop();
+});
+
+async function queuedIngest(text: string): Promise<{ jobId: string; documentId: string }> {
+  const res = await client.post(`/v1/collections/${collectionId}/documents`, { text });
+  expect(res.status).toBe(202);
+  return { jobId: res.body.job.id, documentId: res.body.document.id };
+}
+
+const count = async (sql: string, params: unknown[]) => Number((await stack.deps.db.query(sql, params)).rows[0].n);
+
+describe("the one place a job ends", () => {
+  it("ends a job exactly once when two processes race, with one outbox row, one end event and one onEnd", async () => {
+    const jobs = await Promise.all(Array.from({ length: 12 }, (_, i) => queuedIngest(`race number ${i} of the job ends`)));
+    for (const { jobId, documentId } of jobs) {
+      const outcomes: JobOutcome[] = [
+        { status: "succeeded", result: { by: "first" } },
+        { status: "failed", error: { code: "SECOND", message: "the second process" } },
+      ];
+      const [a, b] = await Promise.all([endJob(stack.deps, jobId, outcomes[0]!), endJob(other, jobId, outcomes[1]!)]);
+      expect([a, b].filter(Boolean)).toHaveLength(1);
+      const winner = (a ?? b)!;
+      const job = (await client.get(`/v1/jobs/${jobId}`)).body;
+      expect(job.status).toBe(winner.status);
+      expect(await count(`SELECT count(*) AS n FROM outbox WHERE job_id = $1`, [jobId])).toBe(1);
+      expect(await count(`SELECT count(*) AS n FROM job_events WHERE job_id = $1 AND type = 'end'`, [jobId])).toBe(1);
+      // The onEnd hook ran with the winner's outcome, in the same transaction.
+      const document = (await client.get(`/v1/documents/${documentId}`)).body;
+      expect(document.status).toBe(winner.status === "succeeded" ? "ready" : "failed");
+      if (winner.status === "failed") expect(document.error).toEqual({ code: "SECOND", message: "the second process" });
+    }
+  });
+
+  it("does not end a job twice: a later end changes nothing and writes nothing", async () => {
+    const { jobId } = await queuedIngest("ended once and only once");
+    expect(await endJob(stack.deps, jobId, { status: "cancelled" })).toBeDefined();
+    expect(await endJob(stack.deps, jobId, { status: "succeeded", result: {} })).toBeUndefined();
+    const job = (await client.get(`/v1/jobs/${jobId}`)).body;
+    expect(job).toMatchObject({ status: "cancelled", error: { code: "CANCELLED" } });
+    expect(await count(`SELECT count(*) AS n FROM outbox WHERE job_id = $1`, [jobId])).toBe(1);
+  });
+
+  it("writes the job as it ended into the outbox, the same JSON GET /v1/jobs/:id answers", async () => {
+    const { jobId } = await queuedIngest("the outbox holds the job");
+    await endJob(stack.deps, jobId, { status: "failed", error: { code: "NO_TEXT", message: "nothing to read" } });
+    const [row] = await stack.deps.outbox.forJob(jobId);
+    expect(row).toMatchObject({ topic: "job.ended", tenant_id: "acme" });
+    expect(row!.payload).toEqual((await client.get(`/v1/jobs/${jobId}`)).body);
+  });
+});
+
+describe("the outbox relay", () => {
+  it("hands each row to exactly one relay while several processes relay at the same time", async () => {
+    const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => queuedIngest(`relay me ${i}`)));
+    for (const { jobId } of jobs) await endJob(stack.deps, jobId, { status: "cancelled" });
+    const seen: string[] = [];
+    const handlers = { "job.ended": [async (_deps: Deps, row: { job_id: string }) => void seen.push(row.job_id)] };
+    const drain = async (deps: Deps) => {
+      while ((await relayOutbox(deps, handlers, 5)) > 0);
+    };
+    // Two relays in this process and two in the other, all at once.
+    await Promise.all([drain(stack.deps), drain(other), drain(stack.deps), drain(other)]);
+    expect(new Set(seen).size).toBe(seen.length);
+    const ids = jobs.map((j) => j.jobId);
+    const rows = (await stack.deps.db.query(`SELECT processed_at, attempts, last_error FROM outbox WHERE job_id = ANY($1::uuid[])`, [ids])).rows;
+    expect(rows).toHaveLength(ids.length);
+    // Processed once each: a second processing would have counted a second attempt.
+    expect(rows.filter((r: { processed_at: Date | null; attempts: number }) => r.processed_at === null || r.attempts !== 1)).toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it("leaves a row whose handler fails for a later try, with backoff and the error", async () => {
+    const { jobId } = await queuedIngest("a handler that fails");
+    await endJob(stack.deps, jobId, { status: "cancelled" });
+    const failing = { "job.ended": [async () => Promise.reject(new Error("the receiver is down"))] };
+    expect(await relayOutbox(stack.deps, failing)).toBe(0);
+    const [row] = await stack.deps.outbox.forJob(jobId);
+    expect(row).toMatchObject({ attempts: 1, last_error: "the receiver is down", processed_at: null });
+    expect(row!.available_at.getTime()).toBeGreaterThan(Date.now());
+    // Not due yet: a relay now leaves it alone.
+    let handled = 0;
+    await relayOutbox(stack.deps, { "job.ended": [async () => void handled++] });
+    expect(handled).toBe(0);
+  });
+});
