@@ -1,4 +1,13 @@
 import { z } from "zod";
+import { chatAnswer, chatDeltaEvent, chatMessage, chatSession, chatSource, chatSourcesEvent, chatUsage } from "../shared/http-schemas/chat.schema.ts";
+import { collection, embeddingSpec } from "../shared/http-schemas/collection.schema.ts";
+import { failure, page } from "../shared/http-schemas/common.schema.ts";
+import { document, documentAccepted } from "../shared/http-schemas/document.schema.ts";
+import { embeddingsResponse } from "../shared/http-schemas/embeddings.schema.ts";
+import { errorResponse } from "../shared/http-schemas/error.schema.ts";
+import { health, readiness } from "../shared/http-schemas/health.schema.ts";
+import { job, jobAccepted, jobStreamTimeout } from "../shared/http-schemas/job.schema.ts";
+import { searchHit, searchResults } from "../shared/http-schemas/search.schema.ts";
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
 import { chatBody } from "./routes/chat.routes.ts";
 import { createBody, reembedBody } from "./routes/collections.routes.ts";
@@ -10,121 +19,97 @@ import { searchBody } from "./routes/search.routes.ts";
 
 type Json = Record<string, unknown>;
 
-/** Request schemas come from the zod schemas the routes validate with, so they cannot drift. */
-const request = (schema: z.ZodType): Json => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
-  return rest;
-};
+const withoutDialect = ({ $schema: _schema, $id: _id, ...rest }: Json): Json => rest;
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json, description = "OK") => ({ description, content: { "application/json": { schema } } });
-const error = (description: string) => json(ref("Error"), description);
-const id = (name: string, what: string) => ({ name, in: "path", required: true, schema: { type: "string", format: "uuid" }, description: `${what} id` });
+/** Request schemas come from the zod schemas the routes validate with, so they cannot drift. */
+const request = (schema: z.ZodType): Json => withoutDialect(z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json);
+
+/**
+ * Response schemas are the zod schemas the presenters are typed with (shared/http-schemas), each
+ * published as `components/schemas/<name>`; a schema used inside another becomes a `$ref`.
+ */
+const components = {
+  Error: errorResponse,
+  Failure: failure,
+  Embedding: embeddingSpec,
+  Collection: collection,
+  CollectionList: page(collection),
+  Document: document,
+  DocumentList: page(document),
+  DocumentAccepted: documentAccepted,
+  Job: job,
+  JobList: page(job),
+  JobAccepted: jobAccepted,
+  JobStreamTimeout: jobStreamTimeout,
+  SearchHit: searchHit,
+  SearchResults: searchResults,
+  ChatSource: chatSource,
+  ChatUsage: chatUsage,
+  ChatAnswer: chatAnswer,
+  ChatMessage: chatMessage,
+  ChatSession: chatSession,
+  ChatSourcesEvent: chatSourcesEvent,
+  ChatDeltaEvent: chatDeltaEvent,
+  Embeddings: embeddingsResponse,
+  Health: health,
+  Readiness: readiness,
+} satisfies Record<string, z.ZodType>;
+type Component = keyof typeof components;
+
+function componentSchemas(): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(components)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { io: "output", uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Json> };
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, withoutDialect(schema)]));
+}
+
+const ref = (name: Component) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: Component, description = "OK", headers?: Json) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { "application/json": { schema: ref(name) } },
+});
+const location = (to: string) => ({ Location: { required: true, schema: { type: "string" }, description: to } });
+const retryAfter = { "Retry-After": { required: true, schema: { type: "integer" }, description: "seconds" } };
+const error = (description: string) => json("Error", description);
+const busy = (description: string) => json("Error", description, retryAfter);
+const accepted = (name: Component) => json(name, "Accepted: the work is queued; poll the job, or follow its events", location("/v1/jobs/<id>"));
+/**
+ * OpenAPI 3.1 has no schema for the items of an event stream (3.2 adds `itemSchema`), so
+ * `x-sse-events` names the schema of each event's JSON `data` by its event name.
+ */
+const eventStream = (events: Record<string, Component>) => ({
+  schema: { type: "string", description: `Server-Sent Events: ${Object.keys(events).join(", ")}; each data line is JSON` },
+  "x-sse-events": Object.fromEntries(Object.entries(events).map(([event, name]) => [event, ref(name)])),
+});
+
+const id = (what: string) => ({ name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" }, description: `${what} id` });
 const queryParams = (schema: z.ZodObject) =>
   Object.entries((request(schema).properties ?? {}) as Record<string, Json>).map(([name, s]) => ({ name, in: "query", required: false, schema: s }));
-const accepted = (schema: Json) => ({
-  description: "Accepted: the work is queued; poll the job",
-  headers: { Location: { schema: { type: "string" }, description: "/v1/jobs/<id>" } },
-  content: { "application/json": { schema } },
-});
-const common = { "400": error("Invalid request"), "401": error("Missing or unknown API key"), "404": error("Not found, or another tenant's") };
+const jsonBody = (schema: z.ZodType) => ({ required: true, content: { "application/json": { schema: request(schema) } } });
+const notJson = { "415": error("The body is not UTF-8 JSON (UNSUPPORTED_MEDIA_TYPE)") };
 
-const schemas: Record<string, Json> = {
-  Error: {
-    type: "object",
-    required: ["error"],
-    properties: {
-      error: {
-        type: "object",
-        required: ["code", "message"],
-        properties: { code: { type: "string", examples: ["VALIDATION_ERROR"] }, message: { type: "string" }, details: {}, retry_after: { type: "integer" } },
-      },
-    },
-  },
-  Embedding: { type: "object", properties: { provider: { type: "string" }, model: { type: "string" }, dimensions: { type: "integer" } } },
-  Collection: {
-    type: "object",
-    required: ["id", "name", "embedding", "document_count", "created_at"],
-    properties: {
-      id: { type: "string", format: "uuid" },
-      name: { type: "string" },
-      embedding: ref("Embedding"),
-      document_count: { type: "integer" },
-      reembedding_to: ref("Embedding"),
-      created_at: { type: "string", format: "date-time" },
-    },
-  },
-  Document: {
-    type: "object",
-    required: ["id", "collection_id", "status", "mime_type", "size_bytes", "sha256", "chunk_count", "metadata", "created_at", "updated_at"],
-    properties: {
-      id: { type: "string", format: "uuid" },
-      collection_id: { type: "string", format: "uuid" },
-      title: { type: ["string", "null"] },
-      status: { enum: ["queued", "processing", "ready", "failed"] },
-      error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } },
-      mime_type: { type: "string", enum: PARSEABLE_MIME_TYPES },
-      size_bytes: { type: "integer" },
-      sha256: { type: "string" },
-      page_count: { type: "integer" },
-      chunk_count: { type: "integer" },
-      metadata: { type: "object" },
-      external_id: { type: "string" },
-      created_at: { type: "string", format: "date-time" },
-      updated_at: { type: "string", format: "date-time" },
-    },
-  },
-  Job: {
-    type: "object",
-    required: ["id", "type", "status", "progress", "attempts", "max_attempts", "created_at"],
-    properties: {
-      id: { type: "string", format: "uuid" },
-      type: { type: "string", enum: ["ingest_document", "delete_document", "delete_collection", "reembed_collection"] },
-      status: { enum: ["queued", "running", "succeeded", "failed", "cancelled"] },
-      progress: { type: "integer", minimum: 0, maximum: 100 },
-      attempts: { type: "integer" },
-      max_attempts: { type: "integer" },
-      result: { type: "object" },
-      error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } },
-      created_at: { type: "string", format: "date-time" },
-      started_at: { type: "string", format: "date-time" },
-      finished_at: { type: "string", format: "date-time" },
-    },
-  },
-  SearchHit: {
-    type: "object",
-    properties: {
-      document_id: { type: "string", format: "uuid" },
-      chunk_index: { type: "integer" },
-      score: { type: "number" },
-      text: { type: "string" },
-      title: { type: ["string", "null"] },
-      metadata: { type: "object" },
-      page: { type: "integer" },
-      heading: { type: "string" },
-    },
-  },
-  ChatSource: { allOf: [ref("SearchHit"), { type: "object", properties: { n: { type: "integer" }, collection_id: { type: "string", format: "uuid" } } }] },
-  ChatAnswer: {
-    type: "object",
-    required: ["session_id", "answer", "sources", "model", "mode"],
-    properties: {
-      session_id: { type: "string", format: "uuid" },
-      answer: { type: "string" },
-      sources: { type: "array", items: ref("ChatSource") },
-      model: { type: "string" },
-      mode: { enum: ["llm", "extractive"] },
-      usage: { type: "object", properties: { prompt_tokens: { type: "integer" }, completion_tokens: { type: "integer" }, total_tokens: { type: "integer" } } },
-    },
-  },
-  DocumentAccepted: { type: "object", properties: { document: ref("Document"), job: { anyOf: [ref("Job"), { type: "null" }] } } },
-  JobAccepted: { type: "object", properties: { job: ref("Job") } },
+const unauthorized = { "401": error("Missing or unknown API key") };
+const invalid = { "400": error("Invalid request (VALIDATION_ERROR with details, INVALID_JSON)") };
+const notFound = (what: string) => ({ "404": error(`No such ${what}, or another tenant's`) });
+const queueDown = { "503": busy("The queue is unreachable (QUEUE_UNAVAILABLE); nothing was accepted") };
+const anyOther = { default: error("Any other failure, in the same shape (e.g. 413 for a JSON body over the limit, 500)") };
+const providers = {
+  "429": busy("The embedding or chat provider is rate-limiting Quarry"),
+  "502": error("The provider (or Qdrant) failed or refused"),
+  "503": busy("The vector store or the provider cannot be reached; retry later"),
+  "504": busy("The provider did not answer in time"),
 };
 
-const page = (item: string) => ({ type: "object", properties: { data: { type: "array", items: ref(item) }, next_cursor: { type: ["string", "null"] } } });
+const operation = (operationId: string, tag: string, summary: string, responses: Json, more: Json = {}) => ({
+  operationId,
+  tags: [tag],
+  summary,
+  ...more,
+  responses: { ...responses, ...anyOther },
+});
 
-/** The OpenAPI 3.1 description of the API, served at /openapi.json. */
-export function openApiDocument(serverUrl?: string): Json {
+function buildDocument(): Json {
   const uploadForm = {
     type: "object",
     required: ["file"],
@@ -141,115 +126,204 @@ export function openApiDocument(serverUrl?: string): Json {
       version: "1",
       description: "Queue-driven document ingestion, search and RAG chat. Async work answers 202 with a job to poll. See docs/api.md.",
     },
-    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS" } }, schemas },
+    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Health"].map((name) => ({ name })),
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS" } }, schemas: componentSchemas() },
     paths: {
       "/v1/collections": {
-        post: {
-          summary: "Create a collection",
-          requestBody: { required: true, content: { "application/json": { schema: request(createBody) } } },
-          responses: { "201": json(ref("Collection"), "Created"), "409": error("The name is taken"), "422": error("The embedding model cannot be served"), ...common },
-        },
-        get: { summary: "List collections", parameters: queryParams(listQuery), responses: { "200": json(page("Collection")), ...common } },
+        post: operation(
+          "createCollection",
+          "Collections",
+          "Create a collection",
+          {
+            "201": json("Collection", "Created", location("/v1/collections/<id>")),
+            ...invalid,
+            ...notJson,
+            ...unauthorized,
+            "409": error("The name is taken (COLLECTION_EXISTS)"),
+            "422": error("The embedding provider or model cannot be served"),
+          },
+          { requestBody: jsonBody(createBody) },
+        ),
+        get: operation("listCollections", "Collections", "List collections", { "200": json("CollectionList"), ...invalid, ...unauthorized }, { parameters: queryParams(listQuery) }),
       },
       "/v1/collections/{id}": {
-        parameters: [id("id", "collection")],
-        get: { summary: "Get a collection", responses: { "200": json(ref("Collection")), ...common } },
-        delete: { summary: "Delete a collection and its vectors (a job)", responses: { "202": accepted(ref("JobAccepted")), ...common } },
+        parameters: [id("collection")],
+        get: operation("getCollection", "Collections", "Get a collection", { "200": json("Collection"), ...unauthorized, ...notFound("collection") }),
+        delete: operation("deleteCollection", "Collections", "Delete a collection and its vectors (a job)", {
+          "202": accepted("JobAccepted"),
+          ...unauthorized,
+          ...notFound("collection"),
+          ...queueDown,
+        }),
       },
       "/v1/collections/{id}/reembed": {
-        parameters: [id("id", "collection")],
-        post: {
-          summary: "Re-embed every chunk with another model (a job)",
-          requestBody: { required: true, content: { "application/json": { schema: request(reembedBody) } } },
-          responses: { "202": accepted(ref("JobAccepted")), "409": error("A re-embed runs, or documents are still ingesting"), "422": error("The model cannot be served"), ...common },
-        },
+        parameters: [id("collection")],
+        post: operation(
+          "reembedCollection",
+          "Collections",
+          "Re-embed every chunk with another model (a job)",
+          {
+            "202": accepted("JobAccepted"),
+            ...invalid,
+            ...notJson,
+            ...unauthorized,
+            ...notFound("collection"),
+            "409": json("Error", "A re-embed runs (REEMBED_IN_PROGRESS), or documents are still ingesting (COLLECTION_BUSY, with Retry-After)", {
+              "Retry-After": { ...retryAfter["Retry-After"], required: false },
+            }),
+            "422": error("The model cannot be served"),
+            ...queueDown,
+          },
+          { requestBody: jsonBody(reembedBody) },
+        ),
       },
       "/v1/collections/{id}/documents": {
-        parameters: [id("id", "collection")],
-        post: {
-          summary: "Add a document (file upload or JSON text)",
-          requestBody: {
-            required: true,
-            content: { "multipart/form-data": { schema: uploadForm }, "application/json": { schema: request(textBody) } },
+        parameters: [id("collection")],
+        post: operation(
+          "addDocument",
+          "Documents",
+          "Add a document (file upload or JSON text)",
+          {
+            "202": accepted("DocumentAccepted"),
+            "200": json("DocumentAccepted", "The same content is already in the collection: the existing document", location("/v1/documents/<id>")),
+            ...invalid,
+            ...unauthorized,
+            ...notFound("collection"),
+            "409": busy("The collection is being re-embedded (COLLECTION_BUSY)"),
+            "413": error("Over MAX_FILE_SIZE (PAYLOAD_TOO_LARGE)"),
+            "415": error("A file type Quarry cannot parse, or a body that is neither multipart nor JSON (UNSUPPORTED_MEDIA_TYPE)"),
+            ...queueDown,
           },
-          responses: {
-            "202": accepted(ref("DocumentAccepted")),
-            "200": json(ref("DocumentAccepted"), "The same content is already in the collection"),
-            "409": error("The collection is being re-embedded"),
-            "413": error("Over MAX_FILE_SIZE"),
-            "415": error("A file type Quarry cannot parse"),
-            "503": error("The queue is unreachable; nothing was accepted"),
-            ...common,
-          },
-        },
-        get: { summary: "List a collection's documents", parameters: queryParams(listDocumentsQuery), responses: { "200": json(page("Document")), ...common } },
+          { requestBody: { required: true, content: { "multipart/form-data": { schema: uploadForm }, "application/json": { schema: request(textBody) } } } },
+        ),
+        get: operation(
+          "listDocuments",
+          "Documents",
+          "List a collection's documents",
+          { "200": json("DocumentList"), ...invalid, ...unauthorized, ...notFound("collection") },
+          { parameters: queryParams(listDocumentsQuery) },
+        ),
       },
       "/v1/documents/{id}": {
-        parameters: [id("id", "document")],
-        get: { summary: "Get a document", responses: { "200": json(ref("Document")), ...common } },
-        delete: { summary: "Delete a document and its vectors (a job)", responses: { "202": accepted(ref("JobAccepted")), ...common } },
+        parameters: [id("document")],
+        get: operation("getDocument", "Documents", "Get a document", { "200": json("Document"), ...unauthorized, ...notFound("document") }),
+        delete: operation("deleteDocument", "Documents", "Delete a document and its vectors (a job)", {
+          "202": accepted("JobAccepted"),
+          ...unauthorized,
+          ...notFound("document"),
+          ...queueDown,
+        }),
       },
       "/v1/collections/{id}/search": {
-        parameters: [id("id", "collection")],
-        post: {
-          summary: "Search a collection",
-          requestBody: { required: true, content: { "application/json": { schema: request(searchBody) } } },
-          responses: {
-            "200": json({ type: "object", properties: { data: { type: "array", items: ref("SearchHit") } } }),
-            "429": error("The embedding provider is rate-limiting"),
-            "503": error("The vector store is unavailable"),
-            ...common,
+        parameters: [id("collection")],
+        post: operation(
+          "searchCollection",
+          "Search",
+          "Search a collection",
+          {
+            "200": json("SearchResults"),
+            ...invalid,
+            ...notJson,
+            ...unauthorized,
+            ...notFound("collection"),
+            ...providers,
           },
-        },
+          { requestBody: jsonBody(searchBody) },
+        ),
       },
       "/v1/chat": {
-        post: {
-          summary: "Ask a question over collections (RAG); stream: true answers as Server-Sent Events",
-          requestBody: { required: true, content: { "application/json": { schema: request(chatBody) } } },
-          responses: {
+        post: operation(
+          "chat",
+          "Chat",
+          "Ask a question over collections (RAG); stream: true answers as Server-Sent Events",
+          {
             "200": {
-              description: "The answer (JSON), or with stream: true an event stream: sources, delta…, done (or error)",
-              content: { "application/json": { schema: ref("ChatAnswer") }, "text/event-stream": { schema: { type: "string" } } },
+              description: "The answer (JSON), or with stream: true an event stream: sources, delta…, then done or error",
+              content: {
+                "application/json": { schema: ref("ChatAnswer") },
+                "text/event-stream": eventStream({ sources: "ChatSourcesEvent", delta: "ChatDeltaEvent", done: "ChatAnswer", error: "Error" }),
+              },
             },
-            "429": error("The model is rate-limiting"),
-            "502": error("The model failed"),
-            "504": error("The model did not answer in time"),
-            ...common,
+            ...invalid,
+            ...notJson,
+            ...unauthorized,
+            ...notFound("collection or chat session"),
+            ...providers,
           },
-        },
+          { requestBody: jsonBody(chatBody) },
+        ),
       },
       "/v1/chat/sessions/{id}": {
-        parameters: [id("id", "chat session")],
-        get: { summary: "A chat session's messages", responses: { "200": json({ type: "object", properties: { id: { type: "string" }, messages: { type: "array", items: { type: "object" } } } }), ...common } },
+        parameters: [id("chat session")],
+        get: operation("getChatSession", "Chat", "A chat session's messages", { "200": json("ChatSession"), ...unauthorized, ...notFound("chat session") }),
       },
       "/v1/embeddings": {
-        post: {
-          summary: "OpenAI-compatible embeddings (small batches)",
-          requestBody: { required: true, content: { "application/json": { schema: request(embeddingsBody) } } },
-          responses: { "200": json({ type: "object", properties: { object: { const: "list" }, data: { type: "array" }, model: { type: "string" }, usage: { type: "object" } } }), "422": error("The model cannot be served"), ...common },
-        },
+        post: operation(
+          "createEmbeddings",
+          "Embeddings",
+          "OpenAI-compatible embeddings (small batches)",
+          { "200": json("Embeddings"), ...invalid, ...notJson, ...unauthorized, "422": error("The model cannot be served"), ...providers },
+          { requestBody: jsonBody(embeddingsBody) },
+        ),
       },
-      "/v1/jobs": { get: { summary: "List jobs", parameters: queryParams(listJobsQuery), responses: { "200": json(page("Job")), ...common } } },
-      "/v1/jobs/{id}": { parameters: [id("id", "job")], get: { summary: "Get a job (from Postgres)", responses: { "200": json(ref("Job")), ...common } } },
+      "/v1/jobs": {
+        get: operation("listJobs", "Jobs", "List jobs, newest first", { "200": json("JobList"), ...invalid, ...unauthorized }, { parameters: queryParams(listJobsQuery) }),
+      },
+      "/v1/jobs/{id}": {
+        parameters: [id("job")],
+        get: operation("getJob", "Jobs", "Get a job (from Postgres)", { "200": json("Job"), ...unauthorized, ...notFound("job") }),
+      },
       "/v1/jobs/{id}/cancel": {
-        parameters: [id("id", "job")],
-        post: { summary: "Cancel a job that has not started", responses: { "200": json(ref("JobAccepted")), "409": error("The job has started, ended, or is a deletion"), ...common } },
+        parameters: [id("job")],
+        post: operation("cancelJob", "Jobs", "Cancel a job that has not started", {
+          "200": json("JobAccepted", "Cancelled"),
+          ...unauthorized,
+          ...notFound("job"),
+          "409": error("The job has started, ended, or is a deletion (JOB_NOT_CANCELLABLE)"),
+          ...queueDown,
+        }),
       },
       "/v1/jobs/{id}/events": {
-        parameters: [id("id", "job")],
-        get: {
-          summary: "Follow a job: Server-Sent Events `progress` … `end`",
-          responses: { "200": { description: "An event stream of job records", content: { "text/event-stream": { schema: { type: "string" } } } }, ...common },
-        },
+        parameters: [id("job")],
+        get: operation("followJob", "Jobs", "Follow a job: Server-Sent Events `progress` … `end`", {
+          "200": {
+            description: "The job record on every change (progress), once more when it ends (end); timeout after 10 minutes",
+            content: { "text/event-stream": eventStream({ progress: "Job", end: "Job", timeout: "JobStreamTimeout", error: "Error" }) },
+          },
+          ...unauthorized,
+          ...notFound("job"),
+        }),
       },
       "/v1/jobs/{id}/retry": {
-        parameters: [id("id", "job")],
-        post: { summary: "Re-queue a failed job from its first step", responses: { "202": accepted(ref("JobAccepted")), "409": error("The job cannot be retried"), ...common } },
+        parameters: [id("job")],
+        post: operation("retryJob", "Jobs", "Re-queue a failed job from its first step", {
+          "202": accepted("JobAccepted"),
+          ...unauthorized,
+          ...notFound("job"),
+          "409": error("The job is not failed, or cannot be retried (JOB_NOT_RETRYABLE)"),
+          ...queueDown,
+        }),
       },
-      "/health": { get: { summary: "Liveness", security: [], responses: { "200": json({ type: "object" }) } } },
-      "/ready": { get: { summary: "Readiness: Redis, Postgres, vector store", security: [], responses: { "200": json({ type: "object" }), "503": json({ type: "object" }, "A dependency is down") } } },
+      "/health": { get: operation("getHealth", "Health", "Liveness", { "200": json("Health") }, { security: [] }) },
+      "/ready": {
+        get: operation(
+          "getReadiness",
+          "Health",
+          "Readiness: Redis, Postgres and the vector store answer within 2 s",
+          { "200": json("Readiness"), "503": json("Readiness", "A dependency is down", retryAfter) },
+          { security: [] },
+        ),
+      },
     },
   };
+}
+
+let built: Json | undefined;
+
+/** The OpenAPI 3.1 description of the API, served at /openapi.json, for clients of `serverUrl`. */
+export function openApiDocument(serverUrl: string): Json {
+  built ??= buildDocument();
+  const { openapi, info, ...rest } = built;
+  return { openapi, info, servers: [{ url: serverUrl }], ...rest };
 }

@@ -1,10 +1,16 @@
 import type { CollectionRow } from "./db/collections.repository.ts";
 import type { DocumentRow } from "./db/documents.repository.ts";
 import type { JobRow } from "./db/jobs.repository.ts";
+import type { CollectionView } from "./http-schemas/collection.schema.ts";
+import type { DocumentView } from "./http-schemas/document.schema.ts";
+import type { JobView } from "./http-schemas/job.schema.ts";
 
-/** The API's JSON shapes (DESIGN.md), built from rows. Optional fields are left out when empty. */
+/**
+ * The API's JSON shapes, built from rows and typed by the response schemas in `http-schemas/`
+ * (which `/openapi.json` publishes). Optional fields are left out when empty.
+ */
 
-export function presentCollection(row: CollectionRow) {
+export function presentCollection(row: CollectionRow): CollectionView {
   return {
     id: row.id,
     name: row.name,
@@ -15,12 +21,13 @@ export function presentCollection(row: CollectionRow) {
   };
 }
 
-export function presentDocument(row: DocumentRow) {
+export function presentDocument(row: DocumentRow): DocumentView {
   return {
     id: row.id,
     collection_id: row.collection_id,
     title: row.title,
-    status: row.status,
+    // Every read of a document leaves out those being deleted (documents.repository.ts).
+    status: row.status as DocumentView["status"],
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? "" } } : {}),
     mime_type: row.mime_type,
     size_bytes: row.size_bytes,
@@ -34,7 +41,7 @@ export function presentDocument(row: DocumentRow) {
   };
 }
 
-export function presentJob(row: JobRow) {
+export function presentJob(row: JobRow): JobView {
   return {
     id: row.id,
     type: row.type,

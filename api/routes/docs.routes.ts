@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import path from "node:path";
-import express, { Router } from "express";
+import express, { Router, type Request } from "express";
 import { openApiDocument } from "../openapi.ts";
 
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
@@ -13,12 +13,22 @@ const PAGE = `<!doctype html>
 <script>window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui", persistAuthorization: true });</script>
 </body></html>`;
 
-/** `/openapi.json` and `/docs` (Swagger UI, served from the package: no CDN needed). Open, like /health. */
-export function docsRoutes(): Router {
+/** Where the client reached us: scheme and Host of the request (relative "/" without a Host header). */
+const requestOrigin = (req: Request) => {
+  const host = req.get("host");
+  return host ? `${req.protocol}://${host}` : "/";
+};
+
+/**
+ * `/openapi.json` and `/docs` (Swagger UI, served from the package: no CDN needed). Open, like
+ * /health. The document's `servers` is `publicUrl` when the deployment has one (behind a proxy the
+ * request's own origin may be an internal one), else the origin the request came to.
+ */
+export function docsRoutes(publicUrl?: string): Router {
   const router = Router();
-  const document = openApiDocument();
-  router.get("/openapi.json", (_req, res) => {
-    res.json(document);
+  router.get("/openapi.json", (req, res) => {
+    if (!publicUrl) res.vary("Host");
+    res.json(openApiDocument(publicUrl ?? requestOrigin(req)));
   });
   router.get("/docs", (_req, res) => {
     res.type("html").send(PAGE);

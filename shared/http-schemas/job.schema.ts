@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { PUBLIC_JOB_NAMES } from "../queues/job-schemas.ts";
+import { failure, timestamp, uuid } from "./common.schema.ts";
+
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+
+/** The durable job record. `result` once it succeeded, `error` when it failed (or between retries). */
+export const job = z.object({
+  id: uuid,
+  type: z.enum(PUBLIC_JOB_NAMES as [string, ...string[]]),
+  status: z.enum(JOB_STATUSES),
+  progress: z.int().min(0).max(100),
+  attempts: z.int().min(0),
+  max_attempts: z.int().min(1),
+  result: z.record(z.string(), z.unknown()).optional(),
+  error: failure.optional(),
+  created_at: timestamp,
+  started_at: timestamp.optional(),
+  finished_at: timestamp.optional(),
+});
+
+export type JobView = z.output<typeof job>;
+
+/** What async endpoints answer with 202 (and the cancel route with 200). */
+export const jobAccepted = z.object({ job });
+
+/** The last event of a job stream that outlived its time limit: reconnect to keep following. */
+export const jobStreamTimeout = z.object({ message: z.string() });
