@@ -1,0 +1,338 @@
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import formats from "ajv-formats";
+import express, { type Express } from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../api/app.ts";
+import { docsRoutes } from "../../api/routes/docs.routes.ts";
+import { startTestStack, type TestStack } from "../helpers/app.ts";
+import { corpusFile } from "../helpers/corpus.ts";
+import { apiClient, uploadFile, type ApiClient } from "../helpers/http.ts";
+import { postForEvents } from "../helpers/sse.ts";
+import { TEST_KEYS, waitFor } from "../helpers/test-env.ts";
+
+/**
+ * The published description against the real service: every route the app serves is in
+ * /openapi.json, and every answer below — successes, errors and event streams — is validated
+ * against the document's own schemas with a JSON Schema 2020-12 validator.
+ */
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+/** Served by the app but not described, on purpose: the description itself and its viewer. */
+const UNDESCRIBED = ["GET /openapi.json", "GET /docs"];
+/** Middleware mounted at a path (not a route): what each one is, so a new one must be looked at. */
+const MOUNTS = { "/v1": "the API key check and the JSON body parser", "/docs/assets": "Swagger UI's static files" };
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  rawPath?: unknown;
+  slash: boolean;
+}
+
+/** Walks the Express 5 router stacks: routes as `METHOD /path`, and middleware mounted at a path. */
+function servedRoutes(app: Express) {
+  const routes: string[] = [];
+  const mounts: string[] = [];
+  const walk = (stack: Layer[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const method of Object.keys(layer.route.methods)) routes.push(`${method.toUpperCase()} ${prefix}${layer.route.path}`);
+        continue;
+      }
+      // Without the path a layer was mounted at this check would prove nothing: fail instead.
+      expect(typeof layer.rawPath, "router layers keep their mount path (router >= 2.3)").toBe("string");
+      const at = layer.slash ? "" : String(layer.rawPath);
+      if (layer.handle.stack) walk(layer.handle.stack, prefix + at);
+      else if (at) mounts.push(prefix + at);
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack, "");
+  return { routes, mounts };
+}
+
+/** Validates real answers against the document; remembers which operation answered which status. */
+function contract(doc: Json) {
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  formats.default(ajv);
+  ajv.addKeyword("components"); // the wrapper below is not a schema itself, only where the $refs point
+  const base = "https://quarry.test/openapi.json";
+  ajv.addSchema({ $id: base, components: doc.components });
+  const validators = new Map<string, ValidateFunction>();
+  const validator = (schema: Json) => {
+    expect(schema.$ref, "every response schema is a named component").toMatch(/^#\/components\/schemas\/\w+$/);
+    const ref = String(schema.$ref);
+    if (!validators.has(ref)) validators.set(ref, ajv.getSchema(base + ref)!);
+    return validators.get(ref)!;
+  };
+  const validate = (schema: Json, value: unknown, what: string) => {
+    const check = validator(schema);
+    expect(check(value), `${what}: ${ajv.errorsText(check.errors)}\n${JSON.stringify(value).slice(0, 2000)}`).toBe(true);
+  };
+  const seen = new Map<string, Set<number>>();
+  const responseFor = (method: string, path: string, status: number) => {
+    const operation = doc.paths[path]?.[method.toLowerCase()];
+    expect(operation, `${method} ${path} is described`).toBeDefined();
+    const response = operation.responses[String(status)] ?? (status >= 400 ? operation.responses.default : undefined);
+    expect(response, `${method} ${path} describes ${status}`).toBeDefined();
+    seen.set(`${method} ${path}`, (seen.get(`${method} ${path}`) ?? new Set()).add(status));
+    return response as Json;
+  };
+  const mediaOf = (response: Json, headers: Headers) => {
+    const type = headers.get("content-type")?.split(";")[0]?.trim() ?? "";
+    expect(Object.keys(response.content ?? {}), "the content type is described").toContain(type);
+    for (const [name, header] of Object.entries((response.headers ?? {}) as Json)) {
+      if (header.required) expect(headers.has(name), `the ${name} header`).toBe(true);
+    }
+    return response.content[type] as Json;
+  };
+  return {
+    /** Checks a JSON answer of `METHOD /path/{template}`. */
+    check<A extends Answer>(method: string, path: string, res: A): A {
+      const response = responseFor(method, path, res.status);
+      validate(mediaOf(response, res.headers).schema, res.body, `${method} ${path} → ${res.status}`);
+      return res;
+    },
+    /** Checks an event stream: its content type, and each event's data by the event's name. */
+    checkEvents(method: string, path: string, res: { status: number; headers: Headers; events: Array<{ event: string; data: unknown }> }) {
+      const media = mediaOf(responseFor(method, path, res.status), res.headers);
+      expect(res.events.length).toBeGreaterThan(0);
+      for (const e of res.events) {
+        const schema = media["x-sse-events"]?.[e.event];
+        expect(schema, `event "${e.event}" of ${method} ${path} is described`).toBeDefined();
+        validate(schema, e.data, `${method} ${path} event ${e.event}`);
+      }
+      return res.events;
+    },
+    validate,
+    seen,
+  };
+}
+
+let stack: TestStack;
+let offline: TestStack;
+let doc: Json;
+let api: ReturnType<typeof contract>;
+let acme: ApiClient;
+let globex: ApiClient;
+let open: ApiClient;
+
+beforeAll(async () => {
+  // A small MAX_FILE_SIZE so that 413 costs a 250 kB request, not 10 MB.
+  stack = await startTestStack({ workers: true, env: { MAX_FILE_SIZE: "200000" } });
+  // Redis on a port where nothing listens: readiness and enqueueing answer 503.
+  offline = await startTestStack({ env: { REDIS_URL: "redis://127.0.0.1:1" } });
+  acme = apiClient(stack.url, TEST_KEYS.acme);
+  globex = apiClient(stack.url, TEST_KEYS.globex);
+  open = apiClient(stack.url);
+  doc = (await open.get("/openapi.json")).body;
+  api = contract(doc);
+});
+afterAll(async () => {
+  await Promise.all([stack?.stop(), offline?.stop()]);
+});
+
+const ENDED = ["succeeded", "failed", "cancelled"];
+const jobEnds = (jobId: string) =>
+  waitFor(async () => {
+    const res = api.check("GET", "/v1/jobs/{id}", await acme.get(`/v1/jobs/${jobId}`));
+    return ENDED.includes(res.body.status) ? res.body : undefined;
+  }, 20_000, `job ${jobId} to end`);
+
+const state = { collection: "", jobs: [] as string[], documents: {} as Record<string, string>, failedJob: "" };
+
+describe("the document", () => {
+  it("describes every route the app serves, with an operationId each, for the origin it was asked at", () => {
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers).toEqual([{ url: stack.url }]);
+    const operations = Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+      Object.entries(item as Json)
+        .filter(([key]) => key !== "parameters")
+        .map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, id: (op as Json).operationId })),
+    );
+    expect(operations.every((o) => typeof o.id === "string")).toBe(true);
+    expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
+
+    const { routes, mounts } = servedRoutes(createApp(stack.deps));
+    const served = routes.filter((r) => !UNDESCRIBED.includes(r)).map((r) => r.replace(/:(\w+)/g, "{$1}"));
+    const described = operations.map((o) => o.route);
+    const difference = { undescribed: served.filter((r) => !described.includes(r)), unserved: described.filter((r) => !served.includes(r)) };
+    expect(difference).toEqual({ undescribed: [], unserved: [] });
+    expect(served).toHaveLength(described.length);
+    expect(UNDESCRIBED.every((r) => routes.includes(r))).toBe(true);
+    expect([...new Set(mounts)].sort()).toEqual(Object.keys(MOUNTS).sort());
+  });
+
+  it("names a configured public URL instead of the request's origin", async () => {
+    const app = express().use(docsRoutes("https://quarry.example.com"));
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/openapi.json`);
+      expect(((await res.json()) as Json).servers).toEqual([{ url: "https://quarry.example.com" }]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe("answers match the document", () => {
+  it("health, readiness, auth and unknown routes", async () => {
+    api.check("GET", "/health", await open.get("/health"));
+    api.check("GET", "/ready", await open.get("/ready"));
+    api.check("GET", "/ready", await apiClient(offline.url).get("/ready"));
+    api.check("GET", "/v1/collections", await open.get("/v1/collections"));
+    api.check("GET", "/v1/jobs", await apiClient(stack.url, "not-a-key-123").get("/v1/jobs"));
+    const unknown = await acme.get("/v1/nothing");
+    expect(unknown.status).toBe(404);
+    api.validate({ $ref: "#/components/schemas/Error" }, unknown.body, "an unknown route");
+  });
+
+  it("collections", async () => {
+    const created = api.check("POST", "/v1/collections", await acme.post("/v1/collections", { name: "contract" }));
+    expect(created.status).toBe(201);
+    state.collection = created.body.id;
+    expect(api.check("POST", "/v1/collections", await acme.post("/v1/collections", { name: "contract" })).status).toBe(409);
+    expect(api.check("POST", "/v1/collections", await acme.post("/v1/collections", { name: "" })).status).toBe(400);
+    expect(api.check("POST", "/v1/collections", await acme.call("POST", "/v1/collections", "{not json")).status).toBe(400);
+    expect(api.check("POST", "/v1/collections", await acme.call("POST", "/v1/collections", "name=x", { "content-type": "text/plain" })).status).toBe(415);
+    expect(api.check("POST", "/v1/collections", await acme.post("/v1/collections", { name: "x", embedding: { provider: "openai" } })).status).toBe(422);
+    api.check("GET", "/v1/collections", await acme.get("/v1/collections?limit=1"));
+    expect(api.check("GET", "/v1/collections", await acme.get("/v1/collections?cursor=garbage")).status).toBe(400);
+    api.check("GET", "/v1/collections/{id}", await acme.get(`/v1/collections/${state.collection}`));
+    expect(api.check("GET", "/v1/collections/{id}", await globex.get(`/v1/collections/${state.collection}`)).status).toBe(404);
+  });
+
+  it("documents, and a job followed as events", async () => {
+    const c = state.collection;
+    const path = "/v1/collections/{id}/documents";
+    const text = api.check("POST", path, await acme.post(`/v1/collections/${c}/documents`, { text: "Durable job records live in Postgres.", title: "Jobs", metadata: { team: "platform" }, external_id: "ext-1" }));
+    expect(text.status).toBe(202);
+    const events = api.checkEvents("GET", "/v1/jobs/{id}/events", await postForEvents(`${stack.url}/v1/jobs/${text.body.job.id}/events`, TEST_KEYS.acme, undefined, { method: "GET" }));
+    expect(events.at(-1)?.event).toBe("end");
+    const markdown = api.check("POST", path, await uploadFile(stack.url, TEST_KEYS.acme, c, { name: "README.md", content: corpusFile("markdown/README.md") }));
+    const pdf = api.check("POST", path, await uploadFile(stack.url, TEST_KEYS.acme, c, { name: "sample.pdf", content: corpusFile("pdf/90ms_rksj_h_sample.pdf") }));
+    const empty = api.check("POST", path, await acme.post(`/v1/collections/${c}/documents`, { text: " \n\n " }));
+    for (const r of [markdown, pdf, empty]) expect(r.status).toBe(202);
+    expect(api.check("POST", path, await acme.post(`/v1/collections/${c}/documents`, { text: "Durable job records live in Postgres." })).status).toBe(200);
+    expect(api.check("POST", path, await uploadFile(stack.url, TEST_KEYS.acme, c, { name: "scan.tif", content: corpusFile("images/phototest.tif") })).status).toBe(415);
+    expect(api.check("POST", path, await acme.call("POST", `/v1/collections/${c}/documents`, "plain", { "content-type": "text/plain" })).status).toBe(415);
+    expect(api.check("POST", path, await acme.post(`/v1/collections/${c}/documents`, { text: "x".repeat(250_000) })).status).toBe(413);
+    expect(api.check("POST", path, await acme.post(`/v1/collections/${c}/documents`, { title: "no text" })).status).toBe(400);
+    expect(api.check("POST", path, await globex.post(`/v1/collections/${c}/documents`, { text: "hi" })).status).toBe(404);
+
+    const jobs = [text, markdown, pdf, empty].map((r) => r.body.job.id as string);
+    const ended = await Promise.all(jobs.map(jobEnds));
+    expect(ended.map((j) => j.status)).toEqual(["succeeded", "succeeded", "succeeded", "failed"]);
+    state.failedJob = jobs[3]!;
+    state.documents = { text: text.body.document.id, markdown: markdown.body.document.id, pdf: pdf.body.document.id, empty: empty.body.document.id };
+    for (const id of Object.values(state.documents)) api.check("GET", "/v1/documents/{id}", await acme.get(`/v1/documents/${id}`));
+    expect((await acme.get(`/v1/documents/${state.documents.pdf}`)).body.page_count).toBe(1);
+    api.check("GET", path, await acme.get(`/v1/collections/${c}/documents?status=ready&limit=2`));
+    expect(api.check("GET", path, await acme.get(`/v1/collections/${c}/documents?status=deleting`)).status).toBe(400);
+    expect(api.check("GET", "/v1/documents/{id}", await acme.get(`/v1/documents/${randomUUID()}`)).status).toBe(404);
+    api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?type=ingest_document&limit=100"));
+    expect(api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?status=exploded")).status).toBe(400);
+    expect(api.check("GET", "/v1/jobs/{id}", await globex.get(`/v1/jobs/${jobs[0]}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/jobs/{id}/events", await globex.get(`/v1/jobs/${jobs[0]}/events`)).status).toBe(404);
+  });
+
+  it("search", async () => {
+    const path = "/v1/collections/{id}/search";
+    const url = `/v1/collections/${state.collection}/search`;
+    const md = api.check("POST", path, await acme.post(url, { query: "convert docx documents to HTML", top_k: 3 }));
+    expect(md.body.data.some((h: Json) => typeof h.heading === "string")).toBe(true);
+    const pdf = api.check("POST", path, await acme.post(url, { query: "Hello ASCII", filter: { team: { $in: ["none"] } } }));
+    expect(pdf.body.data).toEqual([]);
+    const paged = api.check("POST", path, await acme.post(url, { query: "Hello ASCII", top_k: 10 }));
+    expect(paged.body.data.some((h: Json) => h.page === 1)).toBe(true);
+    expect(api.check("POST", path, await acme.post(url, { query: "x", top_k: 101 })).status).toBe(400);
+    expect(api.check("POST", path, await globex.post(url, { query: "x" })).status).toBe(404);
+  });
+
+  it("chat, as JSON and as events, and its session", async () => {
+    const ask = { collection_ids: [state.collection], message: "Where do durable job records live?" };
+    const answer = api.check("POST", "/v1/chat", await acme.post("/v1/chat", ask));
+    expect(answer.status).toBe(200);
+    const streamed = await postForEvents(`${stack.url}/v1/chat`, TEST_KEYS.acme, { ...ask, session_id: answer.body.session_id, stream: true });
+    expect(api.checkEvents("POST", "/v1/chat", streamed).map((e) => e.event)).toEqual(expect.arrayContaining(["sources", "delta", "done"]));
+    expect(api.check("POST", "/v1/chat", await acme.post("/v1/chat", { ...ask, session_id: randomUUID() })).status).toBe(404);
+    expect(api.check("POST", "/v1/chat", await acme.post("/v1/chat", { ...ask, message: "" })).status).toBe(400);
+    const session = api.check("GET", "/v1/chat/sessions/{id}", await acme.get(`/v1/chat/sessions/${answer.body.session_id}`));
+    expect(session.body.messages).toHaveLength(4);
+    expect(api.check("GET", "/v1/chat/sessions/{id}", await globex.get(`/v1/chat/sessions/${answer.body.session_id}`)).status).toBe(404);
+  });
+
+  it("embeddings", async () => {
+    api.check("POST", "/v1/embeddings", await acme.post("/v1/embeddings", { input: ["one", "two"] }));
+    api.check("POST", "/v1/embeddings", await acme.post("/v1/embeddings", { input: "one", encoding_format: "base64" }));
+    expect(api.check("POST", "/v1/embeddings", await acme.post("/v1/embeddings", { input: [] })).status).toBe(400);
+    expect(api.check("POST", "/v1/embeddings", await acme.post("/v1/embeddings", { input: "one", model: "text-embedding-3-small" })).status).toBe(422);
+  });
+
+  it("re-embedding, cancelling and retrying jobs", async () => {
+    const c = state.collection;
+    // With the workers paused, queued jobs stay queued: re-embeds can be refused and jobs cancelled.
+    const workers = stack.workers!.workers;
+    await Promise.all(workers.map((w) => w.pause()));
+    try {
+      const reembed = api.check("POST", "/v1/collections/{id}/reembed", await acme.post(`/v1/collections/${c}/reembed`, { embedding: { provider: "local", dimensions: 256 } }));
+      expect(reembed.status).toBe(202);
+      expect(api.check("GET", "/v1/collections/{id}", await acme.get(`/v1/collections/${c}`)).body.reembedding_to).toMatchObject({ dimensions: 256 });
+      expect(api.check("POST", "/v1/collections/{id}/reembed", await acme.post(`/v1/collections/${c}/reembed`, { embedding: { provider: "local" } })).status).toBe(409);
+      expect(api.check("POST", "/v1/collections/{id}/documents", await acme.post(`/v1/collections/${c}/documents`, { text: "busy" })).status).toBe(409);
+      expect(api.check("POST", "/v1/collections/{id}/reembed", await acme.post(`/v1/collections/${c}/reembed`, {})).status).toBe(400);
+      const cancelled = api.check("POST", "/v1/jobs/{id}/cancel", await acme.post(`/v1/jobs/${reembed.body.job.id}/cancel`));
+      expect(cancelled.body.job).toMatchObject({ status: "cancelled", error: { code: "CANCELLED" } });
+    } finally {
+      await Promise.all(workers.map((w) => w.resume()));
+    }
+    expect(api.check("POST", "/v1/jobs/{id}/cancel", await acme.post(`/v1/jobs/${state.failedJob}/cancel`)).status).toBe(409);
+    expect(api.check("POST", "/v1/jobs/{id}/cancel", await globex.post(`/v1/jobs/${state.failedJob}/cancel`)).status).toBe(404);
+    const retried = api.check("POST", "/v1/jobs/{id}/retry", await acme.post(`/v1/jobs/${state.failedJob}/retry`));
+    expect(retried.status).toBe(202);
+    expect((await jobEnds(retried.body.job.id)).error?.code).toBe("NO_TEXT");
+    const succeeded = api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?status=succeeded&limit=1")).body.data[0].id;
+    expect(api.check("POST", "/v1/jobs/{id}/retry", await acme.post(`/v1/jobs/${succeeded}/retry`)).status).toBe(409);
+    expect(api.check("POST", "/v1/jobs/{id}/retry", await acme.post(`/v1/jobs/${randomUUID()}/retry`)).status).toBe(404);
+  });
+
+  it("deletions", async () => {
+    const doc = api.check("DELETE", "/v1/documents/{id}", await acme.delete(`/v1/documents/${state.documents.text}`));
+    expect(doc.status).toBe(202);
+    expect(api.check("DELETE", "/v1/documents/{id}", await acme.delete(`/v1/documents/${state.documents.text}`)).status).toBe(404);
+    const collection = api.check("DELETE", "/v1/collections/{id}", await acme.delete(`/v1/collections/${state.collection}`));
+    expect(collection.status).toBe(202);
+    expect(api.check("DELETE", "/v1/collections/{id}", await acme.delete(`/v1/collections/${state.collection}`)).status).toBe(404);
+    const ended = await Promise.all([jobEnds(doc.body.job.id), jobEnds(collection.body.job.id)]);
+    expect(ended.map((j) => j.status)).toEqual(["succeeded", "succeeded"]);
+  });
+
+  it("503 when the queue cannot take the work", async () => {
+    const client = apiClient(offline.url, TEST_KEYS.acme);
+    const c = api.check("POST", "/v1/collections", await client.post("/v1/collections", { name: "offline" }));
+    expect(api.check("POST", "/v1/collections/{id}/documents", await client.post(`/v1/collections/${c.body.id}/documents`, { text: "cannot be queued" })).status).toBe(503);
+    expect(api.check("DELETE", "/v1/collections/{id}", await client.delete(`/v1/collections/${c.body.id}`)).status).toBe(503);
+  });
+
+  it("every operation in the document was answered, with the errors that matter", () => {
+    const operations = Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+      Object.keys(item as Json)
+        .filter((k) => k !== "parameters")
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const unanswered = operations.filter((op) => ![...(api.seen.get(op) ?? [])].some((s) => s < 300));
+    expect(unanswered).toEqual([]);
+    const statuses = new Set([...api.seen.values()].flatMap((s) => [...s]));
+    for (const status of [200, 201, 202, 400, 401, 404, 409, 413, 415, 422, 503]) expect(statuses, `a ${status} answer`).toContain(status);
+  });
+});
