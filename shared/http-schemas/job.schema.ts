@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PUBLIC_JOB_NAMES } from "../queues/job-schemas.ts";
+import { PUBLIC_JOB_NAMES } from "../jobs/index.ts";
 import { failure, timestamp, uuid } from "./common.schema.ts";
 
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
