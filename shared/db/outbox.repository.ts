@@ -57,9 +57,12 @@ export class OutboxRepository {
     );
   }
 
-  /** Whether side effects of an ended job are still pending for this resource. */
-  async pendingFor(resourceId: string): Promise<boolean> {
-    const { rowCount } = await this.q.query(`SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL LIMIT 1`, [resourceId]);
+  /** Whether side effects of an ended job of type `jobType` are still pending for this resource. */
+  async pendingFor(resourceId: string, jobType: string): Promise<boolean> {
+    const { rowCount } = await this.q.query(
+      `SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL AND payload->>'type' = $2 LIMIT 1`,
+      [resourceId, jobType],
+    );
     return (rowCount ?? 0) > 0;
   }
 

@@ -21,7 +21,7 @@ export async function requestReembed(deps: Deps, tenantId: string, collectionId:
     const collection = await tx.collections.get(tenantId, collectionId);
     if (!collection) throw notFound("collection");
     if (collection.reembed_job_id) throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
-    if (await tx.outbox.pendingFor(collectionId)) {
+    if (await tx.outbox.pendingFor(collectionId, "reembed_collection")) {
       // The cleanup of an earlier re-embed's generation has not run yet; it would drop this one's.
       throw new AppError("COLLECTION_BUSY", "an earlier re-embed of this collection is still being cleaned up; try again in a few seconds", {
         httpStatus: 409,
