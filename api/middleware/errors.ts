@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
+import { describeDbError, isDatabaseUnavailable } from "../../shared/db/pg-errors.ts";
 import { AppError } from "../../shared/errors/app-error.ts";
 import type { Logger } from "../../shared/logging/logger.ts";
 
@@ -43,6 +44,8 @@ function asClientError(err: unknown): { status: number; body: { code: string; me
 
 /** The one place errors become responses. Unexpected errors are logged once and answer 500. */
 export function errorHandler(logger: Logger) {
+  let dbWarnedAt = -Infinity;
+  let dbSuppressed = 0;
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const log = (req as { log?: Logger }).log ?? logger;
     if (err instanceof AppError) {
@@ -56,6 +59,17 @@ export function errorHandler(logger: Logger) {
     }
     const clientError = asClientError(err);
     if (clientError) return sendError(res, clientError.status, clientError.body);
+    if (isDatabaseUnavailable(err)) {
+      // A dependency outage, not a bug: 503 + Retry-After as for Redis, and a warning at most every
+      // 10 s (an outage fails every request; operators alert on `error`).
+      const now = Date.now();
+      if (now - dbWarnedAt >= 10_000) {
+        log.warn({ error: describeDbError(err), suppressed: dbSuppressed }, "database unavailable");
+        dbWarnedAt = now;
+        dbSuppressed = 0;
+      } else dbSuppressed++;
+      return sendError(res, 503, { code: "DATABASE_UNAVAILABLE", message: "the database could not be reached; try again shortly", retry_after: 5 });
+    }
     log.error({ err }, "unhandled error");
     return sendError(res, 500, { code: "INTERNAL", message: "something went wrong; the error was logged" });
   };
