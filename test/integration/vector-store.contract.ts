@@ -57,6 +57,21 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       expect(hit!.score).toBeCloseTo(1, 4);
     });
 
+    it("concurrent upserts of one document, a batch racing a copy of itself included, keep one point per id", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const doc = randomUUID();
+      const batches = Array.from({ length: 3 }, (_, i) => [point(doc, i * 2, [1, i]), point(doc, i * 2 + 1, [i, 1])].map((p) => ({ ...p, metadata: { k: "v" } })));
+      await Promise.all(batches.flatMap((batch) => [store.upsert(c, batch), store.upsert(c, batch)]));
+      expect(await store.count(c)).toBe(6);
+      const ids: string[] = [];
+      for await (const batch of store.scan(c)) ids.push(...batch.map((p) => p.id));
+      expect(ids.sort()).toEqual(batches.flat().map((p) => p.id).sort());
+      const hits = await store.search(c, unit([1, 1]), { topK: 20, filter: { k: "v" } });
+      expect(new Set(hits.map((h) => h.id)).size).toBe(6);
+      expect(hits).toHaveLength(6);
+    });
+
     it("returns the nearest points first with cosine scores", async () => {
       const c = ref();
       await store.ensureCollection(c, DIM);
