@@ -276,11 +276,12 @@ function buildDocument(): Json {
       },
       "/v1/jobs/{id}/cancel": {
         parameters: [id("job")],
-        post: operation("cancelJob", "Jobs", "Cancel a job that has not started", {
-          "200": json("JobAccepted", "Cancelled"),
+        post: operation("cancelJob", "Jobs", "Cancel a job: one no worker holds ends at once; a running ingest or re-embed stops at its next boundary", {
+          "200": json("JobAccepted", "Cancelled: it had not started (or was waiting), and has ended `cancelled`"),
+          "202": accepted("JobAccepted"),
           ...unauthorized,
           ...notFound("job"),
-          "409": error("The job has started, ended, or is a deletion (JOB_NOT_CANCELLABLE)"),
+          "409": error("The job has ended, or its type cannot be cancelled (deletions) (JOB_NOT_CANCELLABLE)"),
           ...queueDown,
         }),
       },

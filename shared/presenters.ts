@@ -52,6 +52,7 @@ export function presentJob(row: JobRow): JobView {
     ...(row.result ? { result: row.result } : {}),
     ...(row.error ? { error: row.error } : {}),
     created_at: row.created_at.toISOString(),
+    ...(row.cancel_requested_at ? { cancel_requested_at: row.cancel_requested_at.toISOString() } : {}),
     ...(row.started_at ? { started_at: row.started_at.toISOString() } : {}),
     ...(row.finished_at ? { finished_at: row.finished_at.toISOString() } : {}),
   };

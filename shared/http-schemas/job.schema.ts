@@ -15,6 +15,8 @@ export const job = z.object({
   result: z.record(z.string(), z.unknown()).optional(),
   error: failure.optional(),
   created_at: timestamp,
+  /** Set when a cancel was asked of a running job; it ends `cancelled` at its next boundary. */
+  cancel_requested_at: timestamp.optional(),
   started_at: timestamp.optional(),
   finished_at: timestamp.optional(),
 });

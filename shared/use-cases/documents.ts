@@ -140,6 +140,13 @@ export async function prepareDocument(
     { tenantId: document.tenant_id, collectionId: collection.id, version: collection.vector_version },
     collection.embedding.dimensions,
   );
+  // A deletion that ran while this document was parsing has dropped the collection's vectors; the
+  // line above must not leave a recreated, orphaned one behind.
+  const still = await deps.collections.findById(collection.id);
+  if (!still || still.status !== "active") {
+    await deps.vectorStore.dropCollection({ tenantId: document.tenant_id, collectionId: collection.id });
+    throw permanent("DOCUMENT_GONE", "the document's collection was deleted while it was ingested");
+  }
   const plan = planBatches(
     chunks.map((c, i) => ({ document_id: document.id, chunk_index: i, token_count: c.tokenCount })),
     config.EMBED_BATCH_SIZE,

@@ -76,6 +76,7 @@ describe("cancelling a running job from another process", () => {
     const cancel = await client.post(`/v1/jobs/${jobId}/cancel`);
     expect(cancel.status).toBe(202);
     expect(cancel.headers.get("location")).toBe(`/v1/jobs/${jobId}`);
+    expect(cancel.body.job).toMatchObject({ id: jobId, status: "running", cancel_requested_at: expect.any(String) });
     const ended = await waitFor(async () => {
       const current = await job(jobId);
       return current.status !== "running" && current.status !== "queued" ? current : undefined;

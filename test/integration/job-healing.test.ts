@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWorkers } from "../../workers/worker-pool.ts";
+import { startTestStack, type TestStack } from "../helpers/app.ts";
+import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { OpenAIStub } from "../helpers/openai-stub.ts";
+import { TEST_KEYS, waitFor } from "../helpers/test-env.ts";
+
+/**
+ * Rows that missed their job's end, or whose BullMQ job Redis lost, heal within seconds from any
+ * process's housekeeper — here only the api's (no scheduler, no reconcile schedule).
+ */
+describe("healing job records", () => {
+  let stack: TestStack;
+  let client: ApiClient;
+  let collectionId: string;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    client = apiClient(stack.url, TEST_KEYS.acme);
+    collectionId = (await client.post("/v1/collections", { name: "heal" })).body.id;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const job = async (id: string) => (await client.get(`/v1/jobs/${id}`)).body;
+  /** Makes the row look as if it had not moved for a minute. */
+  const age = (id: string) => stack.deps.db.query(`UPDATE jobs SET updated_at = now() - interval '1 minute' WHERE id = $1`, [id]);
+
+  it("ends a row left running after its job completed (its success could not be written), and its document turns ready", async () => {
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "The success of this job was never written down." });
+    const pool = await startWorkers(stack.deps);
+    try {
+      await waitFor(async () => (await job(res.body.job.id)).status === "succeeded", 30_000, "the ingest");
+    } finally {
+      await pool.close();
+    }
+    // As if Postgres had dropped the connection when the worker wrote the success.
+    await stack.deps.db.query(`UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL WHERE id = $1`, [res.body.job.id]);
+    await stack.deps.db.query(`UPDATE documents SET status = 'processing' WHERE id = $1`, [res.body.document.id]);
+    await age(res.body.job.id);
+    const started = Date.now();
+    const healed = await waitFor(async () => {
+      const current = await job(res.body.job.id);
+      return current.status === "succeeded" ? current : undefined;
+    }, 15_000, "the row to heal");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(healed.result).toMatchObject({ document_id: res.body.document.id });
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+  });
+
+  it("enqueues again a queued row whose BullMQ job Redis lost, and it runs to the end", async () => {
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Redis forgot about this job." });
+    const queued = await stack.deps.producer.queueFor("ingest_document").getJob(res.body.job.id);
+    await queued!.remove();
+    await age(res.body.job.id);
+    await waitFor(async () => (await stack.deps.producer.queueFor("ingest_document").getJobState(res.body.job.id)) !== "unknown", 15_000, "the job to be queued again");
+    const pool = await startWorkers(stack.deps);
+    try {
+      await waitFor(async () => (await job(res.body.job.id)).status === "succeeded", 30_000, "the ingest");
+    } finally {
+      await pool.close();
+    }
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+  });
+});
+
+describe("deleting a collection while its uploads are ingesting", () => {
+  let stub: OpenAIStub;
+  let stack: TestStack;
+  let client: ApiClient;
+
+  beforeAll(async () => {
+    stub = await new OpenAIStub().start();
+    stub.embeddingDelayMs = 150;
+    stack = await startTestStack({
+      workers: true,
+      env: { OPENAI_API_KEY: "sk-test-delete", OPENAI_BASE_URL: stub.url, EMBEDDING_DIMENSIONS: "16", EMBED_BATCH_SIZE: "2" },
+    });
+    client = apiClient(stack.url, TEST_KEYS.acme);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await stub?.stop();
+  });
+
+  it("leaves no vectors behind, stops the ingests, and refuses racing uploads with 404", { timeout: 60_000 }, async () => {
+    const collection = (await client.post("/v1/collections", { name: "short-lived" })).body;
+    const text = (n: number) => Array.from({ length: 60 }, (_, i) => `Paragraph ${i} of document ${n} talks about refunds, invoices and the ledger.`).join("\n\n");
+    const uploads = await Promise.all([1, 2, 3].map((n) => client.post(`/v1/collections/${collection.id}/documents`, { text: text(n) })));
+    expect(uploads.map((u) => u.status)).toEqual([202, 202, 202]);
+    const ref = { tenantId: "acme", collectionId: collection.id, version: 0 };
+    // Some vectors are stored: the ingests are midway.
+    await waitFor(async () => (await stack.deps.vectorStore.count(ref).catch(() => 0)) > 0, 30_000, "vectors to be stored");
+
+    const deletion = await client.delete(`/v1/collections/${collection.id}`);
+    expect(deletion.status).toBe(202);
+    const late = await client.post(`/v1/collections/${collection.id}/documents`, { text: "too late" });
+    expect(late.status).toBe(404);
+
+    const jobIds = [deletion.body.job.id, ...uploads.map((u) => u.body.job.id)];
+    const ended = await waitFor(async () => {
+      const jobs = await Promise.all(jobIds.map(async (id) => (await client.get(`/v1/jobs/${id}`)).body));
+      return jobs.every((j) => ["succeeded", "failed", "cancelled"].includes(j.status)) ? jobs : undefined;
+    }, 30_000, "every job to end");
+    expect(ended[0].status).toBe("succeeded");
+    for (const ingest of ended.slice(1)) expect(["cancelled", "failed", "succeeded"]).toContain(ingest.status);
+    // Batches still in flight when the collection went away clean up after themselves.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await waitFor(async () => (await stack.deps.vectorStore.count(ref).catch(() => 0)) === 0, 15_000, "no vectors left");
+    expect((await stack.deps.db.query(`SELECT count(*) FROM documents WHERE collection_id = $1`, [collection.id])).rows[0].count).toBe(0);
+  });
+});
