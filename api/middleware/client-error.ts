@@ -37,5 +37,10 @@ export function answerClientError(logger: Logger) {
         "Connection: close\r\n\r\n" +
         body,
     );
+    // Ending rather than destroying lets the answer reach the client before the connection goes;
+    // a client that never closes its side is cut off shortly after.
+    const timer = setTimeout(() => socket.destroy(), 2_000);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
   };
 }

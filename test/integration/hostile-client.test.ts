@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -364,6 +365,26 @@ describe("other hostile requests answer 4xx JSON, never 500", () => {
     const res = await acme.get("/v1/documents/%E0%A4%A");
     expect([res.status, res.body.error.code]).toEqual([400, "BAD_REQUEST"]);
     expect((await acme.get("/v1/jobs/123")).body.error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("the errors table in docs/api.md", () => {
+  it("lists every error code the code base can produce", () => {
+    const root = new URL("../../", import.meta.url);
+    const literal = /(?:new AppError\(\s*|conflict\(|unavailable\(|permanent\(|code: )[`"]([A-Z$][\w${}]*)[`"]/g;
+    const codes = new Set<string>();
+    for (const dir of ["api", "shared", "workers", "scheduler"]) {
+      for (const file of readdirSync(new URL(dir, root), { recursive: true, encoding: "utf8" })) {
+        if (!file.endsWith(".ts")) continue;
+        for (const [, code] of readFileSync(new URL(`${dir}/${file}`, root), "utf8").matchAll(literal)) {
+          // openai-errors.ts builds `${prefix}_…` for both providers.
+          for (const prefix of code!.includes("${prefix}") ? ["EMBEDDING", "CHAT"] : [""]) codes.add(code!.replace("${prefix}", prefix));
+        }
+      }
+    }
+    expect(codes.size).toBeGreaterThan(30);
+    const docs = readFileSync(new URL("docs/api.md", root), "utf8");
+    expect([...codes].filter((code) => !docs.includes(`\`${code}\``)).sort()).toEqual([]);
   });
 });
 
