@@ -88,5 +88,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
       if (jsonNestingExceeds(buf, maxDepth)) throw jsonTooDeep(maxDepth);
     },
   });
-  return [onlyJson, parse];
+  // GET and DELETE take no body: one sent anyway is left unread rather than refused.
+  const parseBodies = (req: Request, res: Response, next: NextFunction) => (BODY_METHODS.has(req.method) ? parse(req, res, next) : next());
+  return [onlyJson, parseBodies];
 }

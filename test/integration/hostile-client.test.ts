@@ -266,6 +266,11 @@ describe("body types", () => {
     }
   });
 
+  it("leaves a body sent with GET unread instead of refusing it", async () => {
+    const res = await raw(httpRequest(`GET /v1/collections HTTP/1.1\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\nContent-Length: 8`, "not json"));
+    expect(res.status).toBe(200);
+  });
+
   it("answers 415 on the upload route for a body that is neither multipart nor JSON", async () => {
     const res = await acme.call("POST", `/v1/collections/${collectionId}/documents`, '{"text":"t"}', { "content-type": "text/plain" });
     expect([res.status, res.body.error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
