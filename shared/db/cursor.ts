@@ -10,10 +10,16 @@ export function encodeCursor(row: { created_at: Date; id: string }): string {
   return Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString("base64url");
 }
 
+/** Exactly what `encodeCursor` writes: an ISO timestamp of a four-digit year, and a UUID. */
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
 export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined;
-  const [createdAt, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id)) {
+  const match = CURSOR.exec(Buffer.from(cursor, "base64url").toString());
+  const createdAt = match?.[1];
+  const id = match?.[2];
+  // Year 0 parses but Postgres has no year 0; anything else is not a cursor this API wrote.
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)) || createdAt.startsWith("0000")) {
     throw validationError("cursor is not one this API returned");
   }
   return { createdAt, id };
