@@ -92,8 +92,9 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
 
   await exec("initdb", ["-D", dataDir, "--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
   const port = await freePort();
-  // Tests are about connections, not durability: no fsync, a small footprint.
-  const options = [`-p ${port}`, `-k ${root}`, "-c listen_addresses=127.0.0.1", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c shared_buffers=16MB"].join(" ");
+  // No fsync (only an OS crash loses data then), a small footprint. synchronous_commit stays on: a
+  // `stop -m immediate` is a crash of Postgres, and commits it had acknowledged must survive it.
+  const options = [`-p ${port}`, `-k ${root}`, "-c listen_addresses=127.0.0.1", "-c fsync=off", "-c full_page_writes=off", "-c shared_buffers=16MB"].join(" ");
   let running = false;
 
   const stopNow = () => {
