@@ -31,7 +31,10 @@ export function createApp(deps: Deps): Express {
       },
       // Operators alert on `error`: only server faults go there. A client's mistake (4xx) or a
       // connection the client dropped (`err` with no 5xx) is info.
-      customLogLevel: (_req, res, err) => (res.statusCode >= 500 ? "error" : err || res.statusCode >= 400 ? "info" : "debug"),
+      // 503 is a dependency outage, reported (rate-limited) by the connection that saw it: one line
+      // per refused request at error would bury it. Other 5xx are Quarry's own faults.
+      customLogLevel: (_req, res, err) =>
+        res.statusCode === 503 ? "warn" : res.statusCode >= 500 ? "error" : err || res.statusCode >= 400 ? "info" : "debug",
       autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
     }),
   );

@@ -5,8 +5,7 @@ import { CancelListener } from "../shared/jobs/cancel-bus.ts";
 import { useHousekeeper } from "../shared/jobs/housekeeper.ts";
 import { QUEUES_IN_USE } from "../shared/jobs/index.ts";
 import { BACKOFF_TYPE } from "../shared/jobs/job-definition.ts";
-import { everyNowAndThen } from "../shared/logging/rate-limited.ts";
-import { createRedis } from "../shared/queues/connection.ts";
+import { createRedis, redisOutageLog } from "../shared/queues/connection.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createJobHandler, settleFailedJob } from "./run-processor.ts";
 
@@ -31,7 +30,7 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
   const connection = createRedis(config.REDIS_URL, "worker", logger);
   const cancels = await CancelListener.start(createRedis(config.REDIS_URL, "worker", logger), config.QUEUE_PREFIX, logger);
   // A Redis outage makes every Worker and QueueEvents complain many times a second.
-  const outage = everyNowAndThen(logger, 10_000);
+  const outage = redisOutageLog(logger);
   const byQueue = new Map<string, Worker>();
   const handler = createJobHandler(deps, (queue) => byQueue.get(queue), cancels);
   const workers = queues.map((queue) => {

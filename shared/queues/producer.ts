@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { QueueName } from "../config/env.ts";
 import type { Logger } from "../logging/logger.ts";
+import { redisOutageLog } from "./connection.ts";
 import { jobCatalog, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
 
 const ENQUEUE_TIMEOUT_MS = 5_000;
@@ -43,7 +44,7 @@ export class JobProducer {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
-      queue.on("error", (err) => this.logger.error({ err, queue: name }, "queue error"));
+      queue.on("error", (err) => redisOutageLog(this.logger)("error", { err, queue: name }, "queue error"));
       this.queues.set(name, queue);
     }
     return queue;
