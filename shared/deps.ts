@@ -13,7 +13,6 @@ import { safeUrl, type Logger } from "./logging/logger.ts";
 import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
-import { EmbeddedVectorStore } from "./vector-store/embedded.vector-store.ts";
 import { QdrantVectorStore } from "./vector-store/qdrant.vector-store.ts";
 import type { VectorStore } from "./vector-store/vector-store.ts";
 
@@ -39,8 +38,11 @@ export interface Deps extends Repositories {
 }
 
 /** Qdrant when `QDRANT_URL` is set, else the embedded store under `DATA_DIR/vectors`. */
-export function createVectorStore(config: Config): VectorStore {
+export async function createVectorStore(config: Config): Promise<VectorStore> {
   if (config.QDRANT_URL) return new QdrantVectorStore({ url: config.QDRANT_URL, apiKey: config.QDRANT_API_KEY });
+  // Loaded only when used: LanceDB's native module does not exist for every platform (no
+  // Intel-Mac build), and a deployment on Qdrant must not need it.
+  const { EmbeddedVectorStore } = await import("./vector-store/embedded.vector-store.ts");
   return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
 }
 
@@ -61,7 +63,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   const db = createPool(config.DATABASE_URL, (err) => logger.error({ err }, "postgres pool error"));
   const redis = createRedis(config.REDIS_URL, "producer", logger);
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
-  const vectorStore = createVectorStore(config);
+  const vectorStore = await createVectorStore(config);
   logger.info(
     {
       redis: safeUrl(config.REDIS_URL),

@@ -36,6 +36,7 @@ export function createTestEnv(overrides: Record<string, string> = {}): TestEnv {
     DATA_DIR: dataDir,
     API_KEYS: `acme:${TEST_KEYS.acme},globex:${TEST_KEYS.globex}`,
     PORT: "0",
+    OPS_PORT: "0",
     HOST: "127.0.0.1",
     ...overrides,
   };
