@@ -66,6 +66,12 @@ export class OutboxRepository {
     return (rowCount ?? 0) > 0;
   }
 
+  /** Deletes processed rows older than `days` (they only serve debugging by then). */
+  async prune(days: number): Promise<number> {
+    const { rowCount } = await this.q.query(`DELETE FROM outbox WHERE processed_at < now() - make_interval(days => $1)`, [days]);
+    return rowCount ?? 0;
+  }
+
   async forJob(jobId: string): Promise<OutboxRow[]> {
     const { rows } = await this.q.query<OutboxRow>(`SELECT * FROM outbox WHERE job_id = $1 ORDER BY id`, [jobId]);
     return rows;

@@ -37,6 +37,7 @@ export function startHousekeeper(deps: Deps, options: HousekeeperOptions = DEFAU
     const got = await deps.redis.set(lockKey, String(process.pid), "PX", Math.max(1_000, options.healEveryMs - 500), "NX");
     if (got !== "OK") return;
     await reconcileJobs(deps, options.healAfterMs);
+    await deps.outbox.prune(7);
   };
 
   const loops = [

@@ -157,5 +157,16 @@ describe("cancelling and following jobs", () => {
     expect(events.at(-1)).toMatchObject({ event: "end", data: { status: "succeeded", progress: 100 } });
     expect(events.slice(0, -1).every((e) => e.event === "progress")).toBe(true);
     expect((await apiClient(stack.url, TEST_KEYS.globex).get(`/v1/jobs/${res.body.job.id}/events`)).status).toBe(404);
+
+    // A client that reconnects with Last-Event-ID gets what came after that event, in order.
+    const logged = await stack.deps.jobs.eventsAfter(res.body.job.id, 0);
+    expect(logged.at(-1)!.type).toBe("end");
+    expect(logged.length).toBeGreaterThan(1);
+    const resumed = await postForEvents(`${stack.url}/v1/jobs/${res.body.job.id}/events`, TEST_KEYS.acme, undefined, {
+      method: "GET",
+      headers: { "last-event-id": String(logged[0]!.id) },
+    });
+    expect(resumed.events.map((e) => [e.id, e.event])).toEqual(logged.slice(1).map((e) => [String(e.id), e.type]));
+    expect(resumed.events.at(-1)!.data).toEqual((await client.get(`/v1/jobs/${res.body.job.id}`)).body);
   });
 });
