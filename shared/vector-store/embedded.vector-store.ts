@@ -127,8 +127,32 @@ export class EmbeddedVectorStore implements VectorStore {
     }
   }
 
+  /**
+   * Runs `fn` once more with freshly opened tables when a cached handle has gone stale: another
+   * process dropped the table (a deletion, an abandoned re-embed) and perhaps made it anew.
+   */
+  private async fresh<T>(ref: CollectionRef, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const names = Object.values(this.names(ref));
+      if (!/not found/i.test(String(err)) || !names.some((n) => this.tables.has(n))) throw err;
+      this.forget(names);
+      return fn();
+    }
+  }
+
+  private forget(names: string[]): void {
+    for (const name of names) {
+      this.tables.delete(name);
+      this.keyed.delete(name);
+    }
+  }
+
   async ensureCollection(ref: CollectionRef, dimensions: number): Promise<void> {
     const names = this.names(ref);
+    // Never trust a cached handle here: another process may have dropped the table since.
+    this.forget(Object.values(names));
     await this.open(
       names.points,
       new Schema([
@@ -159,9 +183,10 @@ export class EmbeddedVectorStore implements VectorStore {
     const doomed = (await db.tableNames({ limit: 1_000_000 })).filter((name) =>
       ref.version === undefined ? generation.test(name) : name === names.points || name === names.docs,
     );
+    // Handles this process opened go too, even when another process dropped their tables already.
+    this.forget([...this.tables.keys()].filter((name) => (ref.version === undefined ? generation.test(name) : name === names.points || name === names.docs)));
     for (const name of doomed) {
-      this.tables.delete(name);
-      this.keyed.delete(name);
+      this.forget([name]);
       await db.dropTable(name).catch((err: unknown) => {
         if (!String(err).includes("not found")) throw err;
       });
@@ -169,6 +194,10 @@ export class EmbeddedVectorStore implements VectorStore {
   }
 
   async upsert(ref: CollectionRef, points: VectorPoint[]): Promise<void> {
+    return this.fresh(ref, () => this.upsertNow(ref, points));
+  }
+
+  private async upsertNow(ref: CollectionRef, points: VectorPoint[]): Promise<void> {
     if (points.length === 0) return;
     const names = this.names(ref);
     const table = await this.writable(names.points, KEYS.points);
@@ -206,6 +235,10 @@ export class EmbeddedVectorStore implements VectorStore {
   }
 
   async search(ref: CollectionRef, vector: number[], options: SearchOptions): Promise<ScoredPoint[]> {
+    return this.fresh(ref, () => this.searchNow(ref, vector, options));
+  }
+
+  private async searchNow(ref: CollectionRef, vector: number[], options: SearchOptions): Promise<ScoredPoint[]> {
     const names = this.names(ref);
     const table = await this.open(names.points);
     if (!table) return [];
@@ -239,6 +272,10 @@ export class EmbeddedVectorStore implements VectorStore {
   }
 
   async deleteDocument(ref: CollectionRef, documentId: string): Promise<void> {
+    return this.fresh(ref, () => this.deleteDocumentNow(ref, documentId));
+  }
+
+  private async deleteDocumentNow(ref: CollectionRef, documentId: string): Promise<void> {
     const names = this.names(ref);
     const id = sqlString(assertUuid(documentId, "document id"));
     await (await this.open(names.points))?.delete(`document_id = ${id}`);
@@ -246,6 +283,10 @@ export class EmbeddedVectorStore implements VectorStore {
   }
 
   async count(ref: CollectionRef, documentId?: string): Promise<number> {
+    return this.fresh(ref, () => this.countNow(ref, documentId));
+  }
+
+  private async countNow(ref: CollectionRef, documentId?: string): Promise<number> {
     const table = await this.open(this.names(ref).points);
     if (!table) return 0;
     const where = [`tenant_id = ${sqlString(ref.tenantId)}`];

@@ -108,6 +108,54 @@ describe("cancelling a running job from another process", () => {
     expect(await countVectors(collection.id, documentId)).toBe(done.result.chunk_count);
   });
 
+  it("stops a running re-embed before it switches over: the collection stays on its model and searches as before", { timeout: 90_000 }, async () => {
+    stub.embeddingDelayMs = 0;
+    const collection = (await client.post("/v1/collections", { name: "reembed-cancel" })).body;
+    const upload = await uploadFile(client.baseUrl, TEST_KEYS.acme, collection.id, { name: "tracemonkey.pdf", content: corpusFile("pdf/tracemonkey.pdf") });
+    await waitFor(async () => (await job(upload.body.job.id)).status === "succeeded", 60_000, "the ingest");
+    const query = { query: "trace-based just-in-time type specialization", top_k: 3 };
+    const before = (await client.post(`/v1/collections/${collection.id}/search`, query)).body.data;
+    expect(before.length).toBeGreaterThan(0);
+
+    stub.embeddingDelayMs = 300;
+    const reembed = await client.post(`/v1/collections/${collection.id}/reembed`, { embedding: { provider: "openai", model: "text-embedding-3-small", dimensions: 24 } });
+    expect(reembed.status).toBe(202);
+    const jobId = reembed.body.job.id;
+    await waitFor(async () => {
+      const current = await job(jobId);
+      return current.status === "running" && current.progress > 10 ? current : undefined;
+    }, 60_000, "the re-embed to be embedding");
+    expect((await client.post(`/v1/jobs/${jobId}/cancel`)).status).toBe(202);
+    const ended = await waitFor(async () => {
+      const current = await job(jobId);
+      return current.status !== "running" && current.status !== "queued" ? current : undefined;
+    }, 30_000, "the re-embed to end");
+    expect(ended.status).toBe("cancelled");
+
+    const after = (await client.get(`/v1/collections/${collection.id}`)).body;
+    expect(after.embedding).toEqual(collection.embedding);
+    expect(after.reembedding_to).toBeUndefined();
+    stub.embeddingDelayMs = 0;
+    expect((await client.post(`/v1/collections/${collection.id}/search`, query)).body.data).toEqual(before);
+    // The half-written generation is dropped; a new re-embed can then run to the end.
+    const store = new EmbeddedVectorStore(path.join(env.dataDir, "vectors"));
+    try {
+      await waitFor(async () => (await store.count({ tenantId: "acme", collectionId: collection.id, version: 1 }).catch(() => 0)) === 0, 20_000, "generation 1 to be dropped");
+    } finally {
+      await store.close();
+    }
+    const again = await waitFor(async () => {
+      const res = await client.post(`/v1/collections/${collection.id}/reembed`, { embedding: { provider: "openai", model: "text-embedding-3-small", dimensions: 24 } });
+      return res.status === 202 ? res : undefined;
+    }, 20_000, "a new re-embed to be accepted");
+    const done = await waitFor(async () => {
+      const current = await job(again.body.job.id);
+      return current.status === "succeeded" || current.status === "failed" ? current : undefined;
+    }, 60_000, "the second re-embed");
+    expect(done.status).toBe("succeeded");
+    expect((await client.get(`/v1/collections/${collection.id}`)).body.embedding.dimensions).toBe(24);
+  });
+
   it("answers 409 for a job that has ended, and for a deletion", async () => {
     const collection = (await client.post("/v1/collections", { name: "ended" })).body;
     const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "short and quickly done" });

@@ -106,3 +106,38 @@ describe("embedded store under concurrent writers", () => {
     }
   });
 });
+
+describe("embedded store across processes", () => {
+  it("keeps working when another process drops a table it had open, whoever makes it anew", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "quarry-lance-stale-"));
+    // Two instances on one directory: two worker processes, or the api (which relays the outbox) and a worker.
+    const a = new EmbeddedVectorStore(root);
+    const b = new EmbeddedVectorStore(root);
+    try {
+      const ref = { tenantId: "acme", collectionId: randomUUID(), version: 1 };
+      const documentId = randomUUID();
+      const point = (chunkIndex: number): VectorPoint => ({ id: randomUUID(), documentId, chunkIndex, vector: [1, 0, 0, chunkIndex], metadata: {} });
+      await a.ensureCollection(ref, 4);
+      await a.upsert(ref, [point(0)]);
+      expect(await a.count(ref)).toBe(1);
+      // The other process abandons the generation and a new re-embed makes it again.
+      await b.dropCollection(ref);
+      await b.ensureCollection(ref, 4);
+      await a.upsert(ref, [point(1), point(2)]);
+      expect(await a.count(ref)).toBe(2);
+      expect(await b.count(ref)).toBe(2);
+      expect((await a.search(ref, [1, 0, 0, 2], { topK: 1 }))[0]?.chunkIndex).toBe(2);
+      await a.deleteDocument(ref, documentId);
+      expect(await b.count(ref)).toBe(0);
+      // The other process drops it; this one makes it anew (a new re-embed planned here).
+      await b.dropCollection(ref);
+      await a.ensureCollection(ref, 4);
+      await a.upsert(ref, [point(3)]);
+      expect(await b.count(ref)).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
