@@ -225,8 +225,10 @@ describe.skipIf(!findPostgresBin())("Postgres restarts", () => {
       const listening = await api.waitForLog((l) => l.msg === "api listening", 30_000);
       await scheduler.waitForLog((l) => String(l.msg).startsWith("scheduler ready"), 30_000);
       const allListening = await all.waitForLog((l) => l.msg === "api listening", 30_000);
-      expect((await apiClient(String(listening.url)).get("/ready")).status).toBe(200);
-      expect((await apiClient(String(allListening.url)).get("/ready")).status).toBe(200);
+      // Ready once its Redis connection is up too (it connects in the background, in milliseconds).
+      for (const url of [listening.url, allListening.url]) {
+        await waitFor(async () => (await apiClient(String(url)).get("/ready")).status === 200, 5_000, `${String(url)}/ready`);
+      }
       // Retries back off and the warning is throttled: not one line per attempt.
       for (const p of procs) expect(p.logs.filter((l) => l.msg === "waiting for postgres").length).toBeLessThanOrEqual(2);
       for (const p of procs) expect(await p.stop("SIGTERM")).toBe(0);
