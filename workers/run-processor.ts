@@ -1,12 +1,12 @@
 import { RateLimitError, UnrecoverableError, WaitingChildrenError, type Job, type Worker } from "bullmq";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors/app-error.ts";
-import { JobCancelledError, type CancelListener } from "../shared/jobs/cancel-bus.ts";
-import { endJob } from "../shared/jobs/end-job.ts";
+import type { JobRow } from "../shared/db/jobs.repository.ts";
+import { JobCancelledError, JobEndedError, type CancelListener } from "../shared/jobs/cancel-bus.ts";
+import { CANCELLED, endJob } from "../shared/jobs/end-job.ts";
 import { isJobName, jobDefinition, type JobData, type JobName } from "../shared/jobs/index.ts";
 import type { Logger } from "../shared/logging/logger.ts";
 import { presentJob } from "../shared/presenters.ts";
-import { endCancelled } from "../shared/use-cases/cancel-job.ts";
 import { awaitAcceptance } from "../shared/use-cases/jobs.ts";
 import { settleFromQueue } from "../shared/use-cases/reconcile-jobs.ts";
 import type { JobContext, Processor } from "./processor.ts";
@@ -22,6 +22,14 @@ export function classify(err: unknown): { code: string; message: string; retryab
 
 /** Control-flow errors of BullMQ that are not failures. */
 const isControlFlow = (err: unknown) => err instanceof WaitingChildrenError || err instanceof RateLimitError;
+
+const CANCELLED_REASON = `CANCELLED: ${CANCELLED.message}`;
+
+/** Ends a job that was asked to stop, with the reason it was asked for. */
+async function endCancelled(deps: Deps, jobId: string, row?: JobRow): Promise<void> {
+  const reason = (row ?? (await deps.jobs.findById(jobId)))?.cancel_error ?? CANCELLED;
+  await endJob(deps, jobId, { status: "cancelled", error: reason });
+}
 
 /** The bad input a user sent (a broken or empty file): worth a line at info, never an operator's alarm. */
 const isUserError = (err: unknown) => err instanceof AppError && !err.retryable && err.httpStatus >= 400 && err.httpStatus < 500;
@@ -61,9 +69,9 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
         return { skipped: true };
       }
       if (row.cancel_requested_at) {
-        await endCancelled(deps, jobId);
+        await endCancelled(deps, jobId, row);
         logger.info("job was cancelled before this attempt started");
-        throw new UnrecoverableError("CANCELLED: cancelled at the client's request");
+        throw new UnrecoverableError(CANCELLED_REASON);
       }
       await deps.jobs.addEvent(jobId, "progress", presentJob(row));
       row = undefined;
@@ -79,7 +87,10 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       signal,
       async checkpoint() {
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new JobCancelledError();
-        if (ownerId && (await deps.jobs.isStopping(ownerId))) throw new JobCancelledError();
+        if (!ownerId) return;
+        const { ended, cancelRequested } = await deps.jobs.stopState(ownerId);
+        if (ended) throw new JobEndedError();
+        if (cancelRequested) throw new JobCancelledError();
       },
       async progress(percent) {
         await job.updateProgress(percent);
@@ -113,13 +124,21 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       result = await processor(data as JobData<JobName>, ctx);
     } catch (err) {
       if (isControlFlow(err)) throw err;
+      if (err instanceof JobEndedError) {
+        // Its record has its end already (a batch failed it): nothing to write, nothing to retry.
+        logger.info({ ms: Date.now() - started }, "job stopped: it was ended elsewhere");
+        if (!durable) return { stopped: true };
+        throw new UnrecoverableError(`JOB_ENDED: ${err.message}`);
+      }
       if (err instanceof JobCancelledError || (signal.aborted && signal.reason instanceof JobCancelledError)) {
         logger.info({ ms: Date.now() - started }, "job cancelled");
         if (!durable) return { cancelled: true }; // its owner ends itself (or was ended by the API)
         await endCancelled(deps, jobId).catch((recordErr: unknown) => logger.warn({ err: recordErr }, "could not record the cancel; the healer settles it"));
-        throw new UnrecoverableError("CANCELLED: cancelled at the client's request");
+        throw new UnrecoverableError(CANCELLED_REASON);
       }
-      await recordFailure(deps, logger, { job, durable, ownerId, err, ms: Date.now() - started });
+      const outcome = await recordFailure(deps, logger, { job, durable, ownerId, err, ms: Date.now() - started });
+      // Asked to stop while this attempt failed: it ends cancelled now, not after the backoff.
+      if (outcome === "cancelled") throw new UnrecoverableError(CANCELLED_REASON);
       if (!classify(err).retryable) throw new UnrecoverableError(`${classify(err).code}: ${classify(err).message}`);
       throw err;
     } finally {
@@ -135,18 +154,30 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
   };
 }
 
-/** Records a failed attempt: the job waits for its next one, or (final) it and its owner end failed. */
+/**
+ * Records a failed attempt: the job waits for its next one, or (final) it and its owner end failed.
+ * A job that was asked to stop does not wait for another attempt: it ends `cancelled`.
+ */
 async function recordFailure(
   deps: Deps,
   logger: Logger,
   attempt: { job: Job; durable: boolean; ownerId: string | undefined; err: unknown; ms: number },
-): Promise<void> {
+): Promise<"recorded" | "cancelled"> {
   const { job, durable, ownerId, err, ms } = attempt;
   const { code, message, retryable } = classify(err);
   const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   try {
     if (final && ownerId) await endJob(deps, ownerId, { status: "failed", error: { code, message } });
-    else if (durable) await deps.jobs.markRetrying(job.id!, { code, message });
+    else if (durable) {
+      const waiting = await deps.jobs.markRetrying(job.id!, { code, message });
+      if (waiting) await deps.jobs.addEvent(waiting.id, "progress", presentJob(waiting));
+      const row = waiting ? undefined : await deps.jobs.findById(job.id!);
+      if (row?.cancel_requested_at && (row.status === "running" || row.status === "queued")) {
+        await endCancelled(deps, job.id!, row);
+        logger.info({ code, ms }, "job failed after its cancel was asked for; it ends cancelled");
+        return "cancelled";
+      }
+    }
   } catch (recordErr) {
     // Postgres down: the healer ends the row later from BullMQ's failedReason; the job's own
     // error (and so retry or not) must not be replaced by this one.
@@ -155,6 +186,7 @@ async function recordFailure(
   if (isUserError(err)) logger.info({ code, message, ms }, "job failed: the document cannot be processed");
   else if (!final) logger.warn({ err, code, ms }, "job failed; will retry");
   else logger.error({ err, code, ms }, "job failed");
+  return "recorded";
 }
 
 /**

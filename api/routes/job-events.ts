@@ -19,6 +19,8 @@ const ENDED = new Set(["succeeded", "failed", "cancelled"]);
  * 10 minutes it closes with `timeout`.
  */
 export async function streamJobEvents(deps: Deps, req: Request, res: Response, jobId: string): Promise<void> {
+  // The log's position first, then the row: an event written in between is sent again, never lost.
+  const seen = await deps.jobs.latestEventId(jobId);
   const first = await deps.jobs.get(req.tenantId, jobId);
   if (!first) throw notFound("job");
   const resumeFrom = Number(req.get("last-event-id"));
@@ -30,7 +32,7 @@ export async function streamJobEvents(deps: Deps, req: Request, res: Response, j
   try {
     if (lastId === 0) {
       // The snapshot: events before now are summed up by the row itself.
-      lastId = await deps.jobs.latestEventId(jobId);
+      lastId = seen;
       const view = presentJob(first);
       events.send(ENDED.has(view.status) ? "end" : "progress", view, lastId || undefined);
       if (ENDED.has(view.status)) return;

@@ -181,12 +181,6 @@ export class DocumentsRepository {
     return rowCount === 1;
   }
 
-  /** Every document id of a collection, whatever its status. */
-  async idsIn(collectionId: string): Promise<string[]> {
-    const { rows } = await this.q.query<{ id: string }>(`SELECT id FROM documents WHERE collection_id = $1`, [collectionId]);
-    return rows.map((r) => r.id);
-  }
-
   async remove(id: string): Promise<void> {
     await this.q.query(`DELETE FROM documents WHERE id = $1`, [id]);
   }

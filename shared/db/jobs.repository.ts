@@ -26,6 +26,10 @@ export interface JobRow {
   units_done: number;
   units_total: number;
   cancel_requested_at: Date | null;
+  /** Why it was asked to stop, when not by the client. */
+  cancel_error: JobError | null;
+  /** 1, and one more with each retry: each run ends once. */
+  run: number;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -88,6 +92,16 @@ export class JobsRepository {
       [resourceIds, types],
     );
     return rows;
+  }
+
+  /** Documents of a collection that have an unfinished job (their ingest may still run). */
+  async unfinishedResourcesIn(collectionId: string): Promise<string[]> {
+    const { rows } = await this.q.query<{ id: string }>(
+      `SELECT DISTINCT j.resource_id AS id FROM jobs j JOIN documents d ON d.id = j.resource_id
+       WHERE d.collection_id = $1 AND j.status IN ('queued', 'running')`,
+      [collectionId],
+    );
+    return rows.map((r) => r.id);
   }
 
   async list(
@@ -165,35 +179,52 @@ export class JobsRepository {
     return rows[0];
   }
 
-  /** A failed attempt that will be retried: the job waits, queued, with its last error. */
-  async markRetrying(id: string, error: JobError): Promise<void> {
-    await this.q.query(`UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [id, error]);
-  }
-
-  /** Asks the workers to stop the job at their next boundary; undefined when it has ended. */
-  async requestCancel(id: string): Promise<JobRow | undefined> {
+  /**
+   * A failed attempt that will be retried: the job waits, queued, with its last error. Undefined
+   * when it must not wait for another attempt (it was asked to stop, or has ended).
+   */
+  async markRetrying(id: string, error: JobError): Promise<JobRow | undefined> {
     const { rows } = await this.q.query<JobRow>(
-      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
-       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
-      [id],
+      `UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running' AND cancel_requested_at IS NULL RETURNING *`,
+      [id, error],
     );
     return rows[0];
   }
 
-  /** Whether the job has ended or been asked to stop (workers check it at their boundaries). */
-  async isStopping(id: string): Promise<boolean> {
-    const { rows } = await this.q.query<{ stopping: boolean }>(
-      `SELECT (status NOT IN ('queued', 'running') OR cancel_requested_at IS NOT NULL) AS stopping FROM jobs WHERE id = $1`,
+  /**
+   * Asks the workers to stop the job at their next boundary (`reason`: why, when not the client);
+   * undefined when it has ended.
+   */
+  async requestCancel(id: string, reason?: JobError): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
+      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_error = COALESCE(cancel_error, $2), updated_at = now()
+       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
+      [id, reason ?? null],
+    );
+    return rows[0];
+  }
+
+  /** What workers check at their boundaries: has the job ended, or been asked to stop? */
+  async stopState(id: string): Promise<{ ended: boolean; cancelRequested: boolean }> {
+    const { rows } = await this.q.query<{ ended: boolean; cancel_requested: boolean }>(
+      `SELECT status NOT IN ('queued', 'running') AS ended, cancel_requested_at IS NOT NULL AS cancel_requested FROM jobs WHERE id = $1`,
       [id],
     );
-    return rows[0]?.stopping ?? true;
+    const row = rows[0];
+    return row ? { ended: row.ended, cancelRequested: row.cancel_requested } : { ended: true, cancelRequested: false };
+  }
+
+  /** Whether the job has ended or been asked to stop. */
+  async isStopping(id: string): Promise<boolean> {
+    const { ended, cancelRequested } = await this.stopState(id);
+    return ended || cancelRequested;
   }
 
   /** Puts an ended job back to `queued` with a fresh budget of attempts; undefined when it is not in `from`. */
   async resetForRetry(tenantId: string, id: string, from: readonly JobStatus[]): Promise<JobRow | undefined> {
     const { rows } = await this.q.query<JobRow>(
       `UPDATE jobs SET status = 'queued', progress = 0, attempts = 0, units_done = 0, units_total = 0, result = NULL, error = NULL,
-         cancel_requested_at = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+         cancel_requested_at = NULL, cancel_error = NULL, run = run + 1, started_at = NULL, finished_at = NULL, updated_at = now()
        WHERE id = $1 AND tenant_id = $2 AND status = ANY($3::text[]) RETURNING *`,
       [id, tenantId, from],
     );

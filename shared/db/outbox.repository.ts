@@ -7,6 +7,8 @@ export interface OutboxRow {
   id: number;
   topic: OutboxTopic;
   job_id: string;
+  run: number;
+  job_type: string;
   tenant_id: string;
   resource_id: string | null;
   payload: Record<string, unknown>;
@@ -14,6 +16,7 @@ export interface OutboxRow {
   last_error: string | null;
   available_at: Date;
   processed_at: Date | null;
+  dead_at: Date | null;
   created_at: Date;
 }
 
@@ -24,43 +27,49 @@ export class OutboxRepository {
     this.q = q;
   }
 
-  /** Adds the row; false when this job already wrote this topic (a job ends once). */
-  async add(entry: { topic: OutboxTopic; jobId: string; tenantId: string; resourceId: string | null; payload: object }): Promise<boolean> {
+  /** Adds the row; false when this run of the job already wrote this topic (a run ends once). */
+  async add(entry: { topic: OutboxTopic; jobId: string; run: number; jobType: string; tenantId: string; resourceId: string | null; payload: object }): Promise<boolean> {
     const { rowCount } = await this.q.query(
-      `INSERT INTO outbox (topic, job_id, tenant_id, resource_id, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (topic, job_id) DO NOTHING`,
-      [entry.topic, entry.jobId, entry.tenantId, entry.resourceId, entry.payload],
+      `INSERT INTO outbox (topic, job_id, run, job_type, tenant_id, resource_id, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (topic, job_id, run) DO NOTHING`,
+      [entry.topic, entry.jobId, entry.run, entry.jobType, entry.tenantId, entry.resourceId, entry.payload],
     );
     return rowCount === 1;
   }
 
   /**
-   * Claims up to `limit` due rows for this transaction (others skip them); call inside a
-   * transaction and mark each one processed or failed before it commits.
+   * Leases up to `limit` due rows to the caller for `leaseMs` (one short statement; concurrent
+   * claimers skip rows another holds): they come due again only if the caller dies before it marks
+   * them processed or failed.
    */
-  async claim(limit: number): Promise<OutboxRow[]> {
+  async claim(limit: number, leaseMs = 60_000): Promise<OutboxRow[]> {
     const { rows } = await this.q.query<OutboxRow>(
-      `SELECT * FROM outbox WHERE processed_at IS NULL AND available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [limit],
+      `UPDATE outbox SET available_at = now() + make_interval(secs => $2::double precision / 1000)
+       WHERE id IN (SELECT id FROM outbox WHERE processed_at IS NULL AND dead_at IS NULL AND available_at <= now()
+                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [limit, leaseMs],
     );
-    return rows;
+    return rows.sort((a, b) => a.id - b.id);
   }
 
   async markProcessed(id: number): Promise<void> {
-    await this.q.query(`UPDATE outbox SET processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1`, [id]);
+    await this.q.query(`UPDATE outbox SET processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1 AND processed_at IS NULL`, [id]);
   }
 
-  /** Leaves the row for a later try, `delayMs` from now. */
-  async markFailed(id: number, error: string, delayMs: number): Promise<void> {
+  /** Leaves the row for a later try `delayMs` from now, or gives up on it (`dead`). */
+  async markFailed(id: number, error: string, delayMs: number, dead = false): Promise<void> {
     await this.q.query(
-      `UPDATE outbox SET attempts = attempts + 1, last_error = $2, available_at = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1`,
-      [id, error.slice(0, 2000), delayMs],
+      `UPDATE outbox SET attempts = attempts + 1, last_error = $2, available_at = now() + make_interval(secs => $3::double precision / 1000),
+         dead_at = CASE WHEN $4 THEN now() END WHERE id = $1`,
+      [id, error.slice(0, 2000), delayMs, dead],
     );
   }
 
   /** Whether side effects of an ended job of type `jobType` are still pending for this resource. */
   async pendingFor(resourceId: string, jobType: string): Promise<boolean> {
     const { rowCount } = await this.q.query(
-      `SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL AND payload->>'type' = $2 LIMIT 1`,
+      `SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL AND dead_at IS NULL AND job_type = $2 LIMIT 1`,
       [resourceId, jobType],
     );
     return (rowCount ?? 0) > 0;

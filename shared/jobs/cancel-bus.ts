@@ -9,6 +9,14 @@ export class JobCancelledError extends Error {
   }
 }
 
+/** Raised at a checkpoint when the job was ended elsewhere (a batch failed it, the healer settled it). */
+export class JobEndedError extends Error {
+  constructor() {
+    super("the job was ended elsewhere (a batch of it failed, or it was settled)");
+    this.name = "JobEndedError";
+  }
+}
+
 const channel = (prefix: string) => `${prefix}:cancel`;
 
 /** Tells every worker process, wherever it runs, that a job should stop (best effort: the row says so too). */

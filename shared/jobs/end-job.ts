@@ -12,7 +12,7 @@ export type JobOutcome =
 export const CANCELLED: JobError = { code: "CANCELLED", message: "cancelled at the client's request" };
 
 /**
- * The one place a durable job ends — from a worker, the stalled-job backstop, the healer or the
+ * The one place a durable job ends (each run of it: a retry starts the next run) — from a worker, the stalled-job backstop, the healer or the
  * API. In one transaction it moves the row to its end status, runs the definition's `onEnd` hook,
  * writes the `job.ended` outbox row and the `end` event. Exactly once: when two processes race,
  * the second waits on the row lock, finds the job ended, and gets `undefined` (nothing written).
@@ -31,7 +31,7 @@ export async function endJob(deps: Pick<Deps, "db" | "logger">, jobId: string, o
     else deps.logger.warn({ jobId, type: row.type }, "an ended job's stored payload no longer validates; its onEnd hook was skipped");
   }
   const view = presentJob(row);
-  await tx.outbox.add({ topic: "job.ended", jobId, tenantId: row.tenant_id, resourceId: row.resource_id, payload: view });
+  await tx.outbox.add({ topic: "job.ended", jobId, run: row.run, jobType: row.type, tenantId: row.tenant_id, resourceId: row.resource_id, payload: view });
   await tx.jobs.addEvent(jobId, "end", view);
   return row;
 }

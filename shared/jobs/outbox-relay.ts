@@ -1,19 +1,28 @@
+import type { EndStatus, JobError } from "../db/jobs.repository.ts";
 import type { OutboxRow, OutboxTopic } from "../db/outbox.repository.ts";
-import { withTransaction } from "../db/transaction.ts";
 import type { Deps } from "../deps.ts";
 import { isJobName, jobDefinition } from "./index.ts";
 
 /** Consumes one outbox row. Runs at least once per row, so it must be idempotent. */
 export type OutboxHandler = (deps: Deps, row: OutboxRow) => Promise<void>;
 
-/** Runs the ended job's `afterEnd` hook (cleanup outside Postgres: vectors, generations). */
+/**
+ * Runs the ended job's `afterEnd` hook (cleanup outside Postgres: vectors, generations) for the
+ * end this row records. A run that a retry has since superseded is left alone: the new run owns
+ * the job's records now, and its own end will clean up after it.
+ */
 export const runAfterEnd: OutboxHandler = async (deps, row) => {
   const job = await deps.jobs.findById(row.job_id);
-  if (!job || !isJobName(job.type) || (job.status !== "succeeded" && job.status !== "failed" && job.status !== "cancelled")) return;
+  if (!job || job.run !== row.run || !isJobName(job.type)) return;
   const definition = jobDefinition(job.type);
   if (!definition.afterEnd) return;
-  const data = definition.schema.parse(job.payload);
-  await definition.afterEnd(deps, { status: job.status, data, job, error: job.error });
+  const parsed = definition.schema.safeParse(job.payload);
+  if (!parsed.success) {
+    deps.logger.warn({ jobId: job.id, type: job.type }, "an ended job's stored payload no longer validates; its afterEnd hook was skipped");
+    return;
+  }
+  const status = row.payload.status as EndStatus;
+  await definition.afterEnd(deps, { status, data: parsed.data, job, error: (row.payload.error as JobError | undefined) ?? null });
 };
 
 /** The consumers of each topic; the callback sender joins `job.ended` with the workflows issue. */
@@ -22,26 +31,30 @@ export const defaultOutboxHandlers: Record<OutboxTopic, OutboxHandler[]> = {
 };
 
 const retryDelayMs = (attempts: number) => Math.min(5 * 60_000, 1_000 * 2 ** Math.min(attempts, 12));
+/** About two hours of tries (backoff capped at 5 min); then the row is dead, kept for an operator. */
+export const MAX_OUTBOX_ATTEMPTS = 30;
 
 /**
- * Claims due outbox rows (FOR UPDATE SKIP LOCKED, so any number of processes can relay at once
- * without two handling the same row) and runs their topic's handlers. A handler that throws leaves
- * the row for a later try, with exponential backoff. Returns how many rows were processed.
+ * Leases due outbox rows (so any number of processes can relay at once without two handling the
+ * same row) and runs their topic's handlers, outside any transaction. A handler that throws leaves
+ * the row for a later try with exponential backoff, up to {@link MAX_OUTBOX_ATTEMPTS}. Returns how
+ * many rows were processed.
  */
 export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, limit = 20): Promise<number> {
-  return withTransaction(deps.db, async (tx) => {
-    const rows = await tx.outbox.claim(limit);
-    let processed = 0;
-    for (const row of rows) {
-      try {
-        for (const handle of handlers[row.topic] ?? []) await handle(deps, row);
-        await tx.outbox.markProcessed(row.id);
-        processed++;
-      } catch (err) {
-        deps.logger.warn({ err, outboxId: row.id, jobId: row.job_id, topic: row.topic, attempts: row.attempts + 1 }, "outbox handler failed; will retry");
-        await tx.outbox.markFailed(row.id, err instanceof Error ? err.message : String(err), retryDelayMs(row.attempts));
-      }
+  const rows = await deps.outbox.claim(limit);
+  let processed = 0;
+  for (const row of rows) {
+    try {
+      for (const handle of handlers[row.topic] ?? []) await handle(deps, row);
+      await deps.outbox.markProcessed(row.id);
+      processed++;
+    } catch (err) {
+      const dead = row.attempts + 1 >= MAX_OUTBOX_ATTEMPTS;
+      const fields = { err, outboxId: row.id, jobId: row.job_id, topic: row.topic, attempts: row.attempts + 1 };
+      if (dead) deps.logger.error(fields, "outbox handler failed for good; the row is kept as dead");
+      else deps.logger.warn(fields, "outbox handler failed; will retry");
+      await deps.outbox.markFailed(row.id, err instanceof Error ? err.message : String(err), retryDelayMs(row.attempts), dead);
     }
-    return processed;
-  });
+  }
+  return processed;
 }

@@ -1,14 +1,20 @@
 import type { Deps } from "../deps.ts";
-import type { JobRow } from "../db/jobs.repository.ts";
-import { withTransaction } from "../db/transaction.ts";
+import type { JobError, JobRow } from "../db/jobs.repository.ts";
 import { AppError, notFound, unavailable } from "../errors/app-error.ts";
 import { publishCancel } from "../jobs/cancel-bus.ts";
 import { CANCELLED, endJob } from "../jobs/end-job.ts";
 import { isJobName, jobDefinition } from "../jobs/index.ts";
+import { presentJob } from "../presenters.ts";
+import { settleFromQueue } from "./reconcile-jobs.ts";
 
 const notCancellable = (message: string) => new AppError("JOB_NOT_CANCELLABLE", message, { httpStatus: 409 });
+const queueDown = (cause: unknown) => unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
 
-export type CancelOutcome = { job: JobRow; ended: true } | { job: JobRow; ended: false };
+export interface CancelOutcome {
+  job: JobRow;
+  /** true: it ended `cancelled` now; false: the worker holding it stops at its next boundary. */
+  ended: boolean;
+}
 
 /**
  * Cancels a job. One that no worker holds (waiting, delayed for a retry, or parked while its
@@ -16,53 +22,64 @@ export type CancelOutcome = { job: JobRow; ended: true } | { job: JobRow; ended:
  * stop: every worker process hears it through Redis, and the one holding the job aborts it at its
  * next batch or page boundary, then ends it `cancelled`. What each job type allows is in its
  * definition (`cancel`); what a cancel does to the document or collection is its `onEnd` hook.
+ * `reason` names why, when it is not the client asking (its document or collection was deleted).
  */
-export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Promise<CancelOutcome> {
+export async function cancelJob(deps: Deps, tenantId: string, jobId: string, reason: JobError = CANCELLED): Promise<CancelOutcome> {
   const current = await deps.jobs.get(tenantId, jobId);
   if (!current) throw notFound("job");
   if (current.status !== "queued" && current.status !== "running") throw notCancellable(`the job has already ended (${current.status})`);
   if (!isJobName(current.type)) throw notCancellable(`${current.type} jobs cannot be cancelled`);
   const definition = jobDefinition(current.type);
-  const notStarted = current.status === "queued" && current.attempts === 0;
   if (definition.cancel === "never") throw notCancellable(`${current.type} jobs cannot be cancelled: a deletion hides what it deletes at once`);
-  if (definition.cancel === "queued" && !notStarted) throw notCancellable(`only ${current.type} jobs that have not started can be cancelled`);
+  if (definition.cancel === "queued" && !(current.status === "queued" && current.attempts === 0)) {
+    throw notCancellable(`only ${current.type} jobs that have not started can be cancelled`);
+  }
+  const queue = deps.producer.queueFor(current.type);
+  const bullJob = await queue.getJob(jobId).catch((cause: unknown) => Promise.reject(queueDown(cause)));
+  const state = bullJob ? await bullJob.getState().catch((cause: unknown) => Promise.reject(queueDown(cause))) : "unknown";
+  if (bullJob && (state === "completed" || state === "failed")) {
+    // BullMQ ended it; the record has not heard yet (the healer would settle it in seconds).
+    await settleFromQueue(deps, jobId, { state, failedReason: bullJob.failedReason, returnvalue: bullJob.returnvalue });
+    throw notCancellable("the job has already ended");
+  }
+  // The request is recorded first: whatever happens next, the worker and the healer see it.
+  if (definition.cancel === "running") {
+    const asked = await deps.jobs.requestCancel(jobId, reason);
+    if (!asked) throw notCancellable("the job has just ended");
+    await deps.jobs.addEvent(jobId, "progress", presentJob(asked));
+  }
 
   // Whatever no worker holds can simply leave the queue (with its batches); a held job refuses.
-  let removed: boolean;
-  try {
-    const queued = await deps.producer.queueFor(current.type).getJob(jobId);
-    removed = !queued || (await queued.remove({ removeChildren: true }).then(() => true, (err: Error) => (/locked|active/i.test(err.message) ? false : Promise.reject(err))));
-  } catch (cause) {
-    throw unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
+  let removed = !bullJob;
+  if (bullJob) {
+    try {
+      await bullJob.remove({ removeChildren: true });
+      removed = true;
+    } catch (err) {
+      if (!/locked|active/i.test((err as Error).message)) throw queueDown(err);
+    }
   }
   if (removed) {
-    const ended = await endJob(deps, jobId, { status: "cancelled", error: CANCELLED });
+    const ended = await endJob(deps, jobId, { status: "cancelled", error: reason });
     if (ended) return { job: ended, ended: true };
-    const after = await deps.jobs.findById(jobId);
-    throw notCancellable(`the job has already ended (${after?.status ?? "gone"})`);
+    throw notCancellable(`the job has already ended (${(await deps.jobs.findById(jobId))?.status ?? "gone"})`);
   }
   if (definition.cancel !== "running") throw notCancellable("a worker has just started the job");
-  const asked = await deps.jobs.requestCancel(jobId);
-  if (!asked) throw notCancellable("the job has just ended");
   await publishCancel(deps.redis, deps.config.QUEUE_PREFIX, jobId).catch((err: unknown) =>
     // The worker still sees the request in the job's record at its next boundary.
     deps.logger.warn({ err, jobId }, "could not broadcast a cancel; the worker will see it in the job record"),
   );
-  return { job: asked, ended: false };
+  return { job: (await deps.jobs.findById(jobId)) ?? current, ended: false };
 }
 
 /**
- * Asks unfinished jobs of `types` acting on `resourceIds` to stop (a deleted document's ingest, a
- * deleted collection's re-embed). Best effort: what is left finds its resource gone and ends.
+ * Asks unfinished jobs of `types` acting on `resourceIds` to stop because `reason` (a deleted
+ * document's ingest, a deleted collection's re-embed). Best effort: what is left finds its
+ * resource gone and ends.
  */
-export async function requestCancels(deps: Deps, resourceIds: string[], types: readonly string[]): Promise<void> {
+export async function requestCancels(deps: Deps, resourceIds: string[], types: readonly string[], reason: JobError): Promise<void> {
   if (resourceIds.length === 0) return;
   for (const row of await deps.jobs.unfinishedFor(resourceIds, types)) {
-    await cancelJob(deps, row.tenant_id, row.id).catch((err: unknown) => deps.logger.info({ err, jobId: row.id }, "could not cancel a job of a deleted resource"));
+    await cancelJob(deps, row.tenant_id, row.id, reason).catch((err: unknown) => deps.logger.info({ err, jobId: row.id }, "could not cancel a job of a deleted resource"));
   }
-}
-
-/** Ends a job that was asked to stop, from the worker that stopped it. */
-export async function endCancelled(deps: Pick<Deps, "db" | "logger">, jobId: string): Promise<JobRow | undefined> {
-  return withTransaction(deps.db, (tx) => endJob(deps, jobId, { status: "cancelled", error: CANCELLED }, tx));
 }

@@ -39,8 +39,9 @@ export async function requestCollectionDeletion(deps: Deps, tenantId: string, id
       resource: { type: "collection", id },
     });
   });
-  await requestCancels(deps, await deps.documents.idsIn(id), ["ingest_document"]);
-  await requestCancels(deps, [id], ["reembed_collection"]);
+  const reason = { code: "CANCELLED", message: "its collection was deleted" };
+  await requestCancels(deps, await deps.jobs.unfinishedResourcesIn(id), ["ingest_document"], reason);
+  await requestCancels(deps, [id], ["reembed_collection"], reason);
   return job;
 }
 

@@ -190,7 +190,7 @@ export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: 
       resource: { type: "document", id },
     });
   });
-  await requestCancels(deps, [id], ["ingest_document"]);
+  await requestCancels(deps, [id], ["ingest_document"], { code: "CANCELLED", message: "its document was deleted" });
   return job;
 }
 

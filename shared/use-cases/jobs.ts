@@ -15,8 +15,8 @@ class QueueRefusedError extends Error {
   }
 }
 
-/** Held by a transaction that records or re-queues a job, until it commits or rolls back. */
-export const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [jobId]);
+/** Held by a transaction that records a job, until it commits or rolls back. */
+const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [jobId]);
 
 /**
  * Records a durable job inside the caller's transaction and enqueues it just before that
@@ -72,13 +72,12 @@ export async function acceptWork<T>(deps: Pick<Deps, "db" | "logger">, fn: (tx: 
 
 /**
  * A worker found no row for its job: the request that recorded it may not have committed yet.
- * Waits for that transaction to end (it holds the job's advisory lock) and reads the row again;
- * undefined means the request was rolled back and the job must not run.
+ * Waits for that transaction to end (it holds the job's advisory lock); the caller then reads the
+ * row again, and finding none means the request was rolled back and the job must not run.
  */
-export async function awaitAcceptance(deps: Pick<Deps, "db" | "jobs">, jobId: string): Promise<JobRow | undefined> {
+export async function awaitAcceptance(deps: Pick<Deps, "db">, jobId: string): Promise<void> {
   await withTransaction(deps.db, async (tx) => {
     await tx.client.query("SET LOCAL statement_timeout = 30000");
     await lockAcceptance(tx, jobId);
   });
-  return deps.jobs.findById(jobId);
 }

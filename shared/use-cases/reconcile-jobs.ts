@@ -1,5 +1,5 @@
 import type { Deps } from "../deps.ts";
-import { endJob } from "../jobs/end-job.ts";
+import { CANCELLED, endJob } from "../jobs/end-job.ts";
 import { isJobName, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
 
 /** Splits BullMQ's failedReason ("CODE: message", as the worker writes it) into a code and a message. */
@@ -42,22 +42,38 @@ export async function reconcileJobs(deps: Deps, olderThanMs: number, limit = 200
   for (const row of stale) {
     if (!isJobName(row.type)) continue;
     const name: JobName = row.type;
-    const definition = jobDefinition(name);
-    const queue = deps.producer.queueFor(name);
-    const state = await queue.getJobState(row.id);
-    if (state === "unknown") {
-      // Start over from the first step: the batches of a lost parent are lost with it.
-      const data = definition.schema.parse(row.payload);
-      await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>);
-      await deps.jobs.touch(row.id);
-      requeued.push(row.id);
-    } else if (state === "failed" || state === "completed") {
-      const job = await queue.getJob(row.id);
-      if (await settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue })) settled.push(row.id);
-    } else {
-      // Still waiting or running in BullMQ: fine. Move it to the back of the line so that a long
-      // backlog cannot hide the rows behind it from the next run.
-      await deps.jobs.touch(row.id);
+    try {
+      const definition = jobDefinition(name);
+      const queue = deps.producer.queueFor(name);
+      const state = await queue.getJobState(row.id);
+      if (state === "unknown") {
+        const parsed = definition.schema.safeParse(row.payload);
+        if (row.cancel_requested_at) {
+          // Asked to stop, and nothing runs it: it ends now rather than being started again.
+          if (await endJob(deps, row.id, { status: "cancelled", error: row.cancel_error ?? CANCELLED })) settled.push(row.id);
+        } else if (!parsed.success) {
+          if (await endJob(deps, row.id, { status: "failed", error: { code: "INVALID_PAYLOAD", message: "the job's stored payload no longer validates" } })) {
+            settled.push(row.id);
+          }
+        } else {
+          // Start over from the first step: the batches of a lost parent are lost with it.
+          const data = parsed.data;
+          await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>);
+          await deps.jobs.touch(row.id);
+          requeued.push(row.id);
+        }
+      } else if (state === "failed" || state === "completed") {
+        const job = await queue.getJob(row.id);
+        if (await settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue })) settled.push(row.id);
+      } else {
+        // Still waiting or running in BullMQ: fine. Move it to the back of the line so that a long
+        // backlog cannot hide the rows behind it from the next run.
+        await deps.jobs.touch(row.id);
+      }
+    } catch (err) {
+      // One row must not stop the others: it is looked at again on a later pass.
+      deps.logger.warn({ err, jobId: row.id }, "could not reconcile a job record");
+      await deps.jobs.touch(row.id).catch(() => undefined);
     }
   }
   if (requeued.length > 0) deps.logger.warn({ requeued }, "re-enqueued jobs that Redis had lost");

@@ -60,6 +60,12 @@ export async function planReembed(
   const ref = { tenantId: payload.tenant_id, collectionId: collection.id, version: targetVersion };
   await deps.vectorStore.dropCollection(ref); // leftovers of an earlier, abandoned attempt
   await deps.vectorStore.ensureCollection(ref, payload.embedding.dimensions);
+  // A deletion that ran meanwhile dropped every generation: do not leave this one behind.
+  const still = await deps.collections.findById(collection.id);
+  if (!still || still.status !== "active") {
+    await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: collection.id });
+    throw permanent("COLLECTION_GONE", "the collection was deleted");
+  }
   const keys = await deps.chunks.readyKeys(collection.id);
   await deps.jobs.setUnits(jobId, keys.length, 5);
   const batches = batchJobs(planBatches(keys, deps.config.EMBED_BATCH_SIZE), {

@@ -67,6 +67,18 @@ describe("the one place a job ends", () => {
     expect(await count(`SELECT count(*) AS n FROM outbox WHERE job_id = $1`, [jobId])).toBe(1);
   });
 
+  it("gives each run of a retried job its own end: a second outbox row, for run 2", async () => {
+    const { jobId } = await queuedIngest("fails, is retried, and ends again");
+    await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "the provider failed" } });
+    expect((await client.post(`/v1/jobs/${jobId}/retry`)).status).toBe(202);
+    await endJob(stack.deps, jobId, { status: "cancelled" });
+    const rows = await stack.deps.outbox.forJob(jobId);
+    expect(rows.map((r) => [r.run, r.payload.status])).toEqual([
+      [1, "failed"],
+      [2, "cancelled"],
+    ]);
+  });
+
   it("writes the job as it ended into the outbox, the same JSON GET /v1/jobs/:id answers", async () => {
     const { jobId } = await queuedIngest("the outbox holds the job");
     await endJob(stack.deps, jobId, { status: "failed", error: { code: "NO_TEXT", message: "nothing to read" } });
@@ -80,8 +92,8 @@ describe("the outbox relay", () => {
   it("hands each row to exactly one relay while several processes relay at the same time", async () => {
     const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => queuedIngest(`relay me ${i}`)));
     for (const { jobId } of jobs) await endJob(stack.deps, jobId, { status: "cancelled" });
-    const seen: string[] = [];
-    const handlers = { "job.ended": [async (_deps: Deps, row: { job_id: string }) => void seen.push(row.job_id)] };
+    const seen: string[] = []; // outbox row ids
+    const handlers = { "job.ended": [async (_deps: Deps, row: { id: number }) => void seen.push(String(row.id))] };
     const drain = async (deps: Deps) => {
       while ((await relayOutbox(deps, handlers, 5)) > 0);
     };

@@ -49,6 +49,37 @@ describe("healing job records", () => {
     expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
   });
 
+  it("does not cancel a job BullMQ has finished but whose record has not heard yet: 409, and the record is settled", async () => {
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Finished just before the cancel arrived." });
+    const pool = await startWorkers(stack.deps);
+    try {
+      await waitFor(async () => (await job(res.body.job.id)).status === "succeeded", 30_000, "the ingest");
+    } finally {
+      await pool.close();
+    }
+    await stack.deps.db.query(`UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL WHERE id = $1`, [res.body.job.id]);
+    await stack.deps.db.query(`UPDATE documents SET status = 'processing' WHERE id = $1`, [res.body.document.id]);
+    const cancel = await client.post(`/v1/jobs/${res.body.job.id}/cancel`);
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe("JOB_NOT_CANCELLABLE");
+    expect((await job(res.body.job.id)).status).toBe("succeeded");
+    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+  });
+
+  it("goes on past a record it cannot handle: one bad row does not hold up the rest", async () => {
+    const { reconcileJobs } = await import("../../shared/use-cases/reconcile-jobs.ts");
+    const lost = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Lost behind a broken row." });
+    await (await stack.deps.producer.queueFor("ingest_document").getJob(lost.body.job.id))!.remove();
+    const bad = await stack.deps.db.query(
+      `INSERT INTO jobs (id, tenant_id, type, max_attempts, payload, updated_at) VALUES (gen_random_uuid(), 'acme', 'ingest_document', 5, '{"nonsense": true}', now() - interval '2 minutes') RETURNING id`,
+    );
+    await age(lost.body.job.id);
+    const outcome = await reconcileJobs(stack.deps, 1_000);
+    expect(outcome.requeued).toContain(lost.body.job.id);
+    expect(outcome.settled).toContain(bad.rows[0].id);
+    expect((await stack.deps.jobs.findById(bad.rows[0].id))?.error).toMatchObject({ code: "INVALID_PAYLOAD" });
+  });
+
   it("enqueues again a queued row whose BullMQ job Redis lost, and it runs to the end", async () => {
     const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Redis forgot about this job." });
     const queued = await stack.deps.producer.queueFor("ingest_document").getJob(res.body.job.id);

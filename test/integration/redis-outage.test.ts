@@ -59,6 +59,12 @@ describe("accepting work while Redis is down", () => {
     const failed = (await client.get(`/v1/jobs?status=failed`)).body.data;
     expect(failed.map((j: { type: string }) => j.type).sort()).toEqual(["delete_collection", "delete_document", "ingest_document", "reembed_collection"]);
     expect(failed.every((j: { error: { code: string } }) => j.error.code === "QUEUE_UNAVAILABLE")).toBe(true);
+    // A refused request is sent again, not retried as a job: retrying the delete alone would apply
+    // it without hiding the document first.
+    const refusedDelete = failed.find((j: { type: string }) => j.type === "delete_document");
+    const retry = await client.post(`/v1/jobs/${refusedDelete.id}/retry`);
+    expect(retry.status).toBe(409);
+    expect(retry.body.error.code).toBe("JOB_NOT_RETRYABLE");
 
     // Redis comes back (empty): the same requests are accepted and finish.
     await redis.start();
