@@ -242,7 +242,11 @@ export class JobsRepository {
   }
 
   async touch(id: string): Promise<void> {
-    await this.q.query(`UPDATE jobs SET updated_at = now() WHERE id = $1`, [id]);
+    await this.touchMany([id]);
+  }
+
+  async touchMany(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.q.query(`UPDATE jobs SET updated_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
   }
 
   async addEvent(jobId: string, type: JobEventRow["type"], job: object): Promise<void> {

@@ -1,3 +1,4 @@
+import type { JobRow } from "../db/jobs.repository.ts";
 import type { Deps } from "../deps.ts";
 import { CANCELLED, endJob } from "../jobs/end-job.ts";
 import { isJobName, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
@@ -35,48 +36,66 @@ export async function settleFromQueue(
  *   the time): end the row the way BullMQ ended the job.
  * Every process runs it every few seconds (see housekeeper.ts), so such rows heal in seconds.
  */
-export async function reconcileJobs(deps: Deps, olderThanMs: number, limit = 200): Promise<{ checked: number; requeued: string[]; settled: string[] }> {
-  const stale = await deps.jobs.findUnfinished(olderThanMs, limit);
+export async function reconcileJobs(
+  deps: Deps,
+  olderThanMs: number,
+  options: { limit?: number; budgetMs?: number } = {},
+): Promise<{ checked: number; requeued: string[]; settled: string[] }> {
+  const started = Date.now();
+  const stale = await deps.jobs.findUnfinished(olderThanMs, options.limit ?? 500);
   const requeued: string[] = [];
   const settled: string[] = [];
-  for (const row of stale) {
-    if (!isJobName(row.type)) continue;
-    const name: JobName = row.type;
-    try {
-      const definition = jobDefinition(name);
-      const queue = deps.producer.queueFor(name);
-      const state = await queue.getJobState(row.id);
-      if (state === "unknown") {
-        const parsed = definition.schema.safeParse(row.payload);
-        if (row.cancel_requested_at) {
-          // Asked to stop, and nothing runs it: it ends now rather than being started again.
-          if (await endJob(deps, row.id, { status: "cancelled", error: row.cancel_error ?? CANCELLED })) settled.push(row.id);
-        } else if (!parsed.success) {
-          if (await endJob(deps, row.id, { status: "failed", error: { code: "INVALID_PAYLOAD", message: "the job's stored payload no longer validates" } })) {
-            settled.push(row.id);
-          }
-        } else {
-          // Start over from the first step: the batches of a lost parent are lost with it.
-          const data = parsed.data;
-          await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>);
-          await deps.jobs.touch(row.id);
-          requeued.push(row.id);
-        }
-      } else if (state === "failed" || state === "completed") {
-        const job = await queue.getJob(row.id);
-        if (await settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue })) settled.push(row.id);
-      } else {
-        // Still waiting or running in BullMQ: fine. Move it to the back of the line so that a long
-        // backlog cannot hide the rows behind it from the next run.
-        await deps.jobs.touch(row.id);
+  let checked = 0;
+  // States are asked in parallel, a chunk at a time (one round trip each chunk, not each row);
+  // a pass stops at its time budget and the next one picks up where the touches left off.
+  for (let i = 0; i < stale.length && Date.now() - started < (options.budgetMs ?? 3_000); i += 25) {
+    const chunk = stale.slice(i, i + 25);
+    const states = await Promise.all(
+      chunk.map((row) => (isJobName(row.type) ? deps.producer.queueFor(row.type).getJobState(row.id).catch(() => "error" as const) : Promise.resolve("error" as const))),
+    );
+    const fine: string[] = [];
+    for (const [k, row] of chunk.entries()) {
+      const state = states[k]!;
+      checked++;
+      if (state === "error" || !isJobName(row.type)) continue;
+      if (state !== "unknown" && state !== "failed" && state !== "completed") {
+        fine.push(row.id); // still waiting or running in BullMQ
+        continue;
       }
-    } catch (err) {
-      // One row must not stop the others: it is looked at again on a later pass.
-      deps.logger.warn({ err, jobId: row.id }, "could not reconcile a job record");
-      await deps.jobs.touch(row.id).catch(() => undefined);
+      try {
+        if (await healRow(deps, row, row.type, state)) (state === "unknown" && !row.cancel_requested_at ? requeued : settled).push(row.id);
+      } catch (err) {
+        // One row must not stop the others: it is looked at again on a later pass.
+        deps.logger.warn({ err, jobId: row.id }, "could not reconcile a job record");
+        fine.push(row.id);
+      }
     }
+    // To the back of the line, so that a long backlog cannot hide the rows behind it.
+    await deps.jobs.touchMany(fine);
   }
   if (requeued.length > 0) deps.logger.warn({ requeued }, "re-enqueued jobs that Redis had lost");
   if (settled.length > 0) deps.logger.warn({ settled }, "settled job records that missed their job's end");
-  return { checked: stale.length, requeued, settled };
+  return { checked, requeued, settled };
+}
+
+/** Heals one row whose BullMQ job is gone or has ended; true when the row changed. */
+async function healRow(deps: Deps, row: JobRow, name: JobName, state: "unknown" | "failed" | "completed"): Promise<boolean> {
+  const definition = jobDefinition(name);
+  const queue = deps.producer.queueFor(name);
+  if (state === "failed" || state === "completed") {
+    const job = await queue.getJob(row.id);
+    return settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue });
+  }
+  if (row.cancel_requested_at) {
+    // Asked to stop, and nothing runs it: it ends now rather than being started again.
+    return Boolean(await endJob(deps, row.id, { status: "cancelled", error: row.cancel_error ?? CANCELLED }));
+  }
+  const parsed = definition.schema.safeParse(row.payload);
+  if (!parsed.success) {
+    return Boolean(await endJob(deps, row.id, { status: "failed", error: { code: "INVALID_PAYLOAD", message: "the job's stored payload no longer validates" } }));
+  }
+  // Start over from the first step: the batches of a lost parent are lost with it.
+  await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(parsed.data) : parsed.data) as JobPayload<JobName>);
+  await deps.jobs.touch(row.id);
+  return true;
 }

@@ -74,10 +74,10 @@ describe("healing job records", () => {
       `INSERT INTO jobs (id, tenant_id, type, max_attempts, payload, updated_at) VALUES (gen_random_uuid(), 'acme', 'ingest_document', 5, '{"nonsense": true}', now() - interval '2 minutes') RETURNING id`,
     );
     await age(lost.body.job.id);
-    const outcome = await reconcileJobs(stack.deps, 1_000);
-    expect(outcome.requeued).toContain(lost.body.job.id);
-    expect(outcome.settled).toContain(bad.rows[0].id);
-    expect((await stack.deps.jobs.findById(bad.rows[0].id))?.error).toMatchObject({ code: "INVALID_PAYLOAD" });
+    // (The api's own housekeeper may get to either row first; what matters is where both end up.)
+    await reconcileJobs(stack.deps, 1_000);
+    expect(await stack.deps.producer.queueFor("ingest_document").getJobState(lost.body.job.id)).not.toBe("unknown");
+    expect(await stack.deps.jobs.findById(bad.rows[0].id)).toMatchObject({ status: "failed", error: { code: "INVALID_PAYLOAD" } });
   });
 
   it("enqueues again a queued row whose BullMQ job Redis lost, and it runs to the end", async () => {
