@@ -26,44 +26,43 @@ describe("healing job records", () => {
   const job = async (id: string) => (await client.get(`/v1/jobs/${id}`)).body;
   /** Makes the row look as if it had not moved for a minute. */
   const age = (id: string) => stack.deps.db.query(`UPDATE jobs SET updated_at = now() - interval '1 minute' WHERE id = $1`, [id]);
-
-  it("ends a row left running after its job completed (its success could not be written), and its document turns ready", async () => {
-    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "The success of this job was never written down." });
+  /**
+   * Ingests `text` to the end, then puts the records back as if the worker's success had never
+   * been written (Postgres dropped the connection at that moment): BullMQ says completed, the row running.
+   */
+  async function ingestAndForgetItsEnd(text: string) {
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text });
     const pool = await startWorkers(stack.deps);
     try {
       await waitFor(async () => (await job(res.body.job.id)).status === "succeeded", 30_000, "the ingest");
     } finally {
       await pool.close();
     }
-    // As if Postgres had dropped the connection when the worker wrote the success.
     await stack.deps.db.query(`UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL WHERE id = $1`, [res.body.job.id]);
     await stack.deps.db.query(`UPDATE documents SET status = 'processing' WHERE id = $1`, [res.body.document.id]);
-    await age(res.body.job.id);
+    return { jobId: res.body.job.id as string, documentId: res.body.document.id as string };
+  }
+
+  it("ends a row left running after its job completed (its success could not be written), and its document turns ready", async () => {
+    const { jobId, documentId } = await ingestAndForgetItsEnd("The success of this job was never written down.");
+    await age(jobId);
     const started = Date.now();
     const healed = await waitFor(async () => {
-      const current = await job(res.body.job.id);
+      const current = await job(jobId);
       return current.status === "succeeded" ? current : undefined;
     }, 15_000, "the row to heal");
     expect(Date.now() - started).toBeLessThan(15_000);
-    expect(healed.result).toMatchObject({ document_id: res.body.document.id });
-    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+    expect(healed.result).toMatchObject({ document_id: documentId });
+    expect((await client.get(`/v1/documents/${documentId}`)).body.status).toBe("ready");
   });
 
   it("does not cancel a job BullMQ has finished but whose record has not heard yet: 409, and the record is settled", async () => {
-    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Finished just before the cancel arrived." });
-    const pool = await startWorkers(stack.deps);
-    try {
-      await waitFor(async () => (await job(res.body.job.id)).status === "succeeded", 30_000, "the ingest");
-    } finally {
-      await pool.close();
-    }
-    await stack.deps.db.query(`UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL WHERE id = $1`, [res.body.job.id]);
-    await stack.deps.db.query(`UPDATE documents SET status = 'processing' WHERE id = $1`, [res.body.document.id]);
-    const cancel = await client.post(`/v1/jobs/${res.body.job.id}/cancel`);
+    const { jobId, documentId } = await ingestAndForgetItsEnd("Finished just before the cancel arrived.");
+    const cancel = await client.post(`/v1/jobs/${jobId}/cancel`);
     expect(cancel.status).toBe(409);
     expect(cancel.body.error.code).toBe("JOB_NOT_CANCELLABLE");
-    expect((await job(res.body.job.id)).status).toBe("succeeded");
-    expect((await client.get(`/v1/documents/${res.body.document.id}`)).body.status).toBe("ready");
+    expect((await job(jobId)).status).toBe("succeeded");
+    expect((await client.get(`/v1/documents/${documentId}`)).body.status).toBe("ready");
   });
 
   it("goes on past a record it cannot handle: one bad row does not hold up the rest", async () => {
