@@ -37,6 +37,17 @@ async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+describe("the worker pool", () => {
+  it("starts BullMQ Workers only for queues some job type uses (no backup or workflow job exists yet)", async () => {
+    const pool = await startWorkers(stack.deps);
+    try {
+      expect(pool.workers.map((w) => w.name).sort()).toEqual(["embed", "ingest"]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe("the reconciler", () => {
   it("settles a job that BullMQ failed without the job record hearing of it", async () => {
     const collection = (await client.post("/v1/collections", { name: "settle" })).body;
