@@ -8,6 +8,28 @@ const notRetryable = (message: string) => new AppError("JOB_NOT_RETRYABLE", mess
 const queueDown = (cause: unknown) => unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
 
 /**
+ * Waits (briefly) until no worker still holds the last run's BullMQ job: its record can end while
+ * the processor is still winding down (a batch failed it), and a new run under the same BullMQ id
+ * must not start before that processor has let go — its last writes would land on the new run.
+ */
+async function awaitLastRunQuiet(deps: Deps, name: JobName, jobId: string, timeoutMs = 5_000): Promise<void> {
+  const queue = deps.producer.queueFor(name);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // A processor holds its job's lock (and renews it) until it has let go of the job.
+    const busy = await deps.redis.exists(`${queue.toKey(jobId)}:lock`).then(
+      (n) => n === 1,
+      (cause: unknown) => Promise.reject(queueDown(cause)),
+    );
+    if (!busy) return;
+    if (Date.now() > deadline) {
+      throw new AppError("JOB_NOT_RETRYABLE", "its last run is still finishing; retry in a few seconds", { httpStatus: 409, retryAfter: 5 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Re-queues a failed or cancelled job from its first step with a fresh budget of attempts, as its
  * next run (a failed document goes back to `queued`). In one transaction: the row is reset, the
  * old BullMQ job and its batches are removed and the new run is queued — Redis refusing any of it
@@ -24,6 +46,7 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
   }
   const name: JobName = current.type;
   const definition = jobDefinition(name);
+  await awaitLastRunQuiet(deps, name, jobId);
   return acceptWork(deps, async (tx) => {
     const reset = await tx.jobs.resetForRetry(tenantId, jobId, ["failed", "cancelled"]);
     if (!reset) throw notRetryable("the job is no longer failed or cancelled");

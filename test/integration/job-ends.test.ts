@@ -79,6 +79,28 @@ describe("the one place a job ends", () => {
     ]);
   });
 
+  it("retries only once no worker still holds the last run: it waits for the lock, or answers 409", { timeout: 20_000 }, async () => {
+    const { jobId } = await queuedIngest("a processor still winds down after its job ended");
+    await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "the provider failed" } });
+    // As a processor would: it holds its job's lock until it lets go.
+    const lock = `${stack.deps.producer.queueFor("ingest_document").toKey(jobId)}:lock`;
+    await stack.deps.redis.set(lock, "a-worker-token", "PX", 30_000);
+    const released = new Promise((resolve) => setTimeout(() => resolve(stack.deps.redis.del(lock)), 600));
+    const started = Date.now();
+    const retry = await client.post(`/v1/jobs/${jobId}/retry`);
+    expect(retry.status).toBe(202);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    await released;
+
+    await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "again" } });
+    await stack.deps.redis.set(lock, "a-stuck-worker", "PX", 30_000);
+    const refused = await client.post(`/v1/jobs/${jobId}/retry`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: "JOB_NOT_RETRYABLE", retry_after: 5 });
+    expect((await client.get(`/v1/jobs/${jobId}`)).body.status).toBe("failed");
+    await stack.deps.redis.del(lock);
+  });
+
   it("writes the job as it ended into the outbox, the same JSON GET /v1/jobs/:id answers", async () => {
     const { jobId } = await queuedIngest("the outbox holds the job");
     await endJob(stack.deps, jobId, { status: "failed", error: { code: "NO_TEXT", message: "nothing to read" } });
