@@ -38,10 +38,20 @@ export async function streamJobEvents(deps: Deps, req: Request, res: Response, j
       if (ENDED.has(view.status)) return;
     }
     for (;;) {
-      for (const event of await deps.jobs.eventsAfter(jobId, lastId)) {
+      const fresh = await deps.jobs.eventsAfter(jobId, lastId);
+      for (const event of fresh) {
         lastId = event.id;
         events.send(event.type, event.job, event.id);
         if (event.type === "end") return;
+      }
+      if (fresh.length === 0) {
+        // Log ids can commit out of order: an `end` numbered below one already sent would never
+        // come. The row says whether the job has ended.
+        const row = await deps.jobs.get(req.tenantId, jobId);
+        if (!row || ENDED.has(row.status)) {
+          if (row) events.send("end", presentJob(row), lastId || undefined);
+          return;
+        }
       }
       if (Date.now() - started > MAX_STREAM_MS) {
         events.send("timeout", { message: "the job is still running; reconnect to keep following it" });

@@ -15,6 +15,7 @@ export interface OutboxRow {
   attempts: number;
   last_error: string | null;
   available_at: Date;
+  lease: string | null;
   processed_at: Date | null;
   dead_at: Date | null;
   created_at: Date;
@@ -39,30 +40,33 @@ export class OutboxRepository {
 
   /**
    * Leases up to `limit` due rows to the caller for `leaseMs` (one short statement; concurrent
-   * claimers skip rows another holds): they come due again only if the caller dies before it marks
-   * them processed or failed.
+   * claimers skip rows another holds), counting the attempt now — so a handler that kills its
+   * process still uses up the row's tries. The rows come due again only if the caller does not mark
+   * them in time; their `lease` is what the caller must show to mark them.
    */
-  async claim(limit: number, leaseMs = 60_000): Promise<OutboxRow[]> {
+  async claim(limit: number, leaseMs = 60_000, jobId?: string): Promise<OutboxRow[]> {
     const { rows } = await this.q.query<OutboxRow>(
-      `UPDATE outbox SET available_at = now() + make_interval(secs => $2::double precision / 1000)
+      `UPDATE outbox SET available_at = now() + make_interval(secs => $2::double precision / 1000), attempts = attempts + 1, lease = gen_random_uuid()
        WHERE id IN (SELECT id FROM outbox WHERE processed_at IS NULL AND dead_at IS NULL AND available_at <= now()
+                      AND ($3::uuid IS NULL OR job_id = $3)
                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [limit, leaseMs],
+      [limit, leaseMs, jobId ?? null],
     );
     return rows.sort((a, b) => a.id - b.id);
   }
 
-  async markProcessed(id: number): Promise<void> {
-    await this.q.query(`UPDATE outbox SET processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1 AND processed_at IS NULL`, [id]);
+  /** Only the holder of the row's current `lease` can mark it. */
+  async markProcessed(id: number, lease: string): Promise<void> {
+    await this.q.query(`UPDATE outbox SET processed_at = now(), last_error = NULL WHERE id = $1 AND processed_at IS NULL AND lease = $2`, [id, lease]);
   }
 
-  /** Leaves the row for a later try `delayMs` from now, or gives up on it (`dead`). */
-  async markFailed(id: number, error: string, delayMs: number, dead = false): Promise<void> {
+  /** Leaves the row for a later try `delayMs` from now, or gives up on it (`dead`); lease holder only. */
+  async markFailed(id: number, lease: string, error: string, delayMs: number, dead = false): Promise<void> {
     await this.q.query(
-      `UPDATE outbox SET attempts = attempts + 1, last_error = $2, available_at = now() + make_interval(secs => $3::double precision / 1000),
-         dead_at = CASE WHEN $4 THEN now() END WHERE id = $1`,
-      [id, error.slice(0, 2000), delayMs, dead],
+      `UPDATE outbox SET last_error = $3, available_at = now() + make_interval(secs => $4::double precision / 1000),
+         dead_at = CASE WHEN $5 THEN now() END WHERE id = $1 AND processed_at IS NULL AND lease = $2`,
+      [id, lease, error.slice(0, 2000), delayMs, dead],
     );
   }
 
@@ -72,6 +76,12 @@ export class OutboxRepository {
       `SELECT 1 FROM outbox WHERE resource_id = $1 AND processed_at IS NULL AND dead_at IS NULL AND job_type = $2 LIMIT 1`,
       [resourceId, jobType],
     );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** Whether an end of this job still has side effects pending. */
+  async pendingForJob(jobId: string): Promise<boolean> {
+    const { rowCount } = await this.q.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND processed_at IS NULL AND dead_at IS NULL LIMIT 1`, [jobId]);
     return (rowCount ?? 0) > 0;
   }
 

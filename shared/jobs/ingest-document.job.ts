@@ -31,6 +31,13 @@ export const ingestDocumentJob = defineJob({
     await removeDocumentVectors(deps, { tenantId: data.tenant_id, collectionId: data.collection_id, documentId: data.document_id });
   },
   async onRetry(tx, data) {
+    // A retry is an upload again: the same lock, the same refusal while a re-embed runs (it plans
+    // only ready chunks and would switch away from what this run writes).
+    const collection = await tx.collections.lockForUpload(data.collection_id);
+    if (collection === "gone") throw new AppError("JOB_NOT_RETRYABLE", "the document's collection was deleted", { httpStatus: 409 });
+    if (collection === "reembedding") {
+      throw new AppError("COLLECTION_BUSY", "the collection is being re-embedded; retry when its re-embed job has ended", { httpStatus: 409, retryAfter: 30 });
+    }
     if (!(await tx.documents.requeue(data.document_id))) {
       throw new AppError("JOB_NOT_RETRYABLE", "the document was deleted, or its uploaded bytes are gone; upload it again", { httpStatus: 409 });
     }

@@ -40,21 +40,49 @@ export const MAX_OUTBOX_ATTEMPTS = 30;
  * the row for a later try with exponential backoff, up to {@link MAX_OUTBOX_ATTEMPTS}. Returns how
  * many rows were processed.
  */
-export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, limit = 20): Promise<number> {
-  const rows = await deps.outbox.claim(limit);
+export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, limit = 5, jobId?: string): Promise<number> {
+  const rows = await deps.outbox.claim(limit, LEASE_MS, jobId);
+  const started = Date.now();
   let processed = 0;
   for (const row of rows) {
+    // Rows whose lease is nearly gone are left for the next claim rather than run twice.
+    if (Date.now() - started > LEASE_MS / 2) break;
     try {
-      for (const handle of handlers[row.topic] ?? []) await handle(deps, row);
-      await deps.outbox.markProcessed(row.id);
+      for (const handle of handlers[row.topic] ?? []) await withTimeout(handle(deps, row), HANDLER_TIMEOUT_MS);
+      await deps.outbox.markProcessed(row.id, row.lease!);
       processed++;
     } catch (err) {
-      const dead = row.attempts + 1 >= MAX_OUTBOX_ATTEMPTS;
-      const fields = { err, outboxId: row.id, jobId: row.job_id, topic: row.topic, attempts: row.attempts + 1 };
+      const dead = row.attempts >= MAX_OUTBOX_ATTEMPTS;
+      const fields = { err, outboxId: row.id, jobId: row.job_id, topic: row.topic, attempts: row.attempts };
       if (dead) deps.logger.error(fields, "outbox handler failed for good; the row is kept as dead");
       else deps.logger.warn(fields, "outbox handler failed; will retry");
-      await deps.outbox.markFailed(row.id, err instanceof Error ? err.message : String(err), retryDelayMs(row.attempts), dead);
+      await deps.outbox.markFailed(row.id, row.lease!, err instanceof Error ? err.message : String(err), retryDelayMs(row.attempts - 1), dead);
     }
   }
   return processed;
+}
+
+/**
+ * Runs what one job's ends still have pending, now (a retry must not start a new run before the
+ * last one's cleanup). False when that did not finish within `timeoutMs` (a handler failing, or
+ * another process's lease still running).
+ */
+export async function settleJobOutbox(deps: Deps, jobId: string, timeoutMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await deps.outbox.pendingForJob(jobId)) {
+    if (Date.now() > deadline) return false;
+    if ((await relayOutbox(deps, defaultOutboxHandlers, 5, jobId)) === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+const LEASE_MS = 60_000;
+const HANDLER_TIMEOUT_MS = 20_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the handler did not finish in ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

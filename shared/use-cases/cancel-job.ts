@@ -56,20 +56,27 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string, rea
       await bullJob.remove({ removeChildren: true });
       removed = true;
     } catch (err) {
-      if (!/locked|active/i.test((err as Error).message)) throw queueDown(err);
+      const held = /locked|active/i.test((err as Error).message);
+      // Before the request was written, Redis failing means nothing changed: 503. After it, the
+      // cancel is accepted whatever Redis does — the worker or the healer ends the job.
+      if (!held && definition.cancel !== "running") throw queueDown(err);
+      if (!held) deps.logger.warn({ err, jobId }, "could not take a cancelled job off the queue; the worker or the healer ends it");
     }
   }
   if (removed) {
     const ended = await endJob(deps, jobId, { status: "cancelled", error: reason });
     if (ended) return { job: ended, ended: true };
-    throw notCancellable(`the job has already ended (${(await deps.jobs.findById(jobId))?.status ?? "gone"})`);
   }
+  // A worker may have ended it meanwhile — cancelled, because it saw the request: say so as it is.
+  const now = await deps.jobs.findById(jobId);
+  if (now?.status === "cancelled") return { job: now, ended: true };
+  if (!now || (now.status !== "queued" && now.status !== "running")) throw notCancellable(`the job has already ended (${now?.status ?? "gone"})`);
   if (definition.cancel !== "running") throw notCancellable("a worker has just started the job");
   await publishCancel(deps.redis, deps.config.QUEUE_PREFIX, jobId).catch((err: unknown) =>
     // The worker still sees the request in the job's record at its next boundary.
     deps.logger.warn({ err, jobId }, "could not broadcast a cancel; the worker will see it in the job record"),
   );
-  return { job: (await deps.jobs.findById(jobId)) ?? current, ended: false };
+  return { job: now, ended: false };
 }
 
 /**

@@ -57,7 +57,16 @@ export async function reconcileJobs(
     for (const [k, row] of chunk.entries()) {
       const state = states[k]!;
       checked++;
-      if (state === "error" || !isJobName(row.type)) continue;
+      if (!isJobName(row.type)) {
+        // A type this release does not know: it cannot run here, and must not block the rows behind it.
+        const error = { code: "UNKNOWN_JOB", message: `this release has no job type "${row.type}"` };
+        if (await endJob(deps, row.id, { status: "failed", error }).catch(() => undefined)) settled.push(row.id);
+        continue;
+      }
+      if (state === "error") {
+        fine.push(row.id);
+        continue;
+      }
       if (state !== "unknown" && state !== "failed" && state !== "completed") {
         fine.push(row.id); // still waiting or running in BullMQ
         continue;

@@ -2,6 +2,7 @@ import type { Deps } from "../deps.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { AppError, notFound, unavailable } from "../errors/app-error.ts";
 import { isJobName, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
+import { settleJobOutbox } from "../jobs/outbox-relay.ts";
 import { acceptWork } from "./jobs.ts";
 
 const notRetryable = (message: string) => new AppError("JOB_NOT_RETRYABLE", message, { httpStatus: 409 });
@@ -47,6 +48,10 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
   const name: JobName = current.type;
   const definition = jobDefinition(name);
   await awaitLastRunQuiet(deps, name, jobId);
+  if (!(await settleJobOutbox(deps, jobId))) {
+    // The last run's cleanup (its vectors) must finish before a new run writes the same points.
+    throw new AppError("JOB_NOT_RETRYABLE", "its last run could not be cleaned up yet; retry in a few seconds", { httpStatus: 409, retryAfter: 5 });
+  }
   return acceptWork(deps, async (tx) => {
     const reset = await tx.jobs.resetForRetry(tenantId, jobId, ["failed", "cancelled"]);
     if (!reset) throw notRetryable("the job is no longer failed or cancelled");

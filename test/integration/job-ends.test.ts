@@ -1,3 +1,4 @@
+import { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../shared/config/env.ts";
 import { createDeps, type Deps } from "../../shared/deps.ts";
@@ -33,6 +34,11 @@ async function queuedIngest(text: string): Promise<{ jobId: string; documentId: 
   expect(res.status).toBe(202);
   return { jobId: res.body.job.id, documentId: res.body.document.id };
 }
+
+/** What a housekeeper would do: run the ended jobs' side effects (a retry waits for them). */
+const relayAll = async () => {
+  while ((await relayOutbox(stack.deps)) > 0);
+};
 
 const count = async (sql: string, params: unknown[]) => Number((await stack.deps.db.query(sql, params)).rows[0].n);
 
@@ -70,7 +76,9 @@ describe("the one place a job ends", () => {
   it("gives each run of a retried job its own end: a second outbox row, for run 2", async () => {
     const { jobId } = await queuedIngest("fails, is retried, and ends again");
     await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "the provider failed" } });
+    // No relay has run: the retry runs the first run's cleanup itself before it starts run 2.
     expect((await client.post(`/v1/jobs/${jobId}/retry`)).status).toBe(202);
+    expect((await stack.deps.outbox.forJob(jobId))[0]!.processed_at).not.toBeNull();
     await endJob(stack.deps, jobId, { status: "cancelled" });
     const rows = await stack.deps.outbox.forJob(jobId);
     expect(rows.map((r) => [r.run, r.payload.status])).toEqual([
@@ -82,6 +90,7 @@ describe("the one place a job ends", () => {
   it("retries only once no worker still holds the last run: it waits for the lock, or answers 409", { timeout: 20_000 }, async () => {
     const { jobId } = await queuedIngest("a processor still winds down after its job ended");
     await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "the provider failed" } });
+    await relayAll();
     // As a processor would: it holds its job's lock until it lets go.
     const lock = `${stack.deps.producer.queueFor("ingest_document").toKey(jobId)}:lock`;
     await stack.deps.redis.set(lock, "a-worker-token", "PX", 30_000);
@@ -93,6 +102,7 @@ describe("the one place a job ends", () => {
     await released;
 
     await endJob(stack.deps, jobId, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "again" } });
+    await relayAll();
     await stack.deps.redis.set(lock, "a-stuck-worker", "PX", 30_000);
     const refused = await client.post(`/v1/jobs/${jobId}/retry`);
     expect(refused.status).toBe(409);
@@ -107,6 +117,33 @@ describe("the one place a job ends", () => {
     const [row] = await stack.deps.outbox.forJob(jobId);
     expect(row).toMatchObject({ topic: "job.ended", tenant_id: "acme" });
     expect(row!.payload).toEqual((await client.get(`/v1/jobs/${jobId}`)).body);
+  });
+});
+
+describe("retry and cancel at the edges", () => {
+  it("refuses to retry an ingest while its collection is being re-embedded, as it refuses an upload", async () => {
+    const collection = (await client.post("/v1/collections", { name: "busy-for-retry" })).body;
+    const res = await client.post(`/v1/collections/${collection.id}/documents`, { text: "failed before the re-embed began" });
+    await endJob(stack.deps, res.body.job.id, { status: "cancelled" });
+    await relayAll();
+    expect((await client.post(`/v1/collections/${collection.id}/reembed`, { embedding: { provider: "local" } })).status).toBe(202);
+    const retry = await client.post(`/v1/jobs/${res.body.job.id}/retry`);
+    expect(retry.status).toBe(409);
+    expect(retry.body.error.code).toBe("COLLECTION_BUSY");
+    expect((await client.get(`/v1/jobs/${res.body.job.id}`)).body.status).toBe("cancelled");
+  });
+
+  it("accepts a cancel once it is recorded, even when Redis then fails to take the job off the queue", async () => {
+    const { jobId } = await queuedIngest("Redis fails while this is cancelled");
+    const remove = Job.prototype.remove;
+    Job.prototype.remove = async () => Promise.reject(new Error("Connection is closed."));
+    try {
+      const cancel = await client.post(`/v1/jobs/${jobId}/cancel`);
+      expect(cancel.status).toBe(202);
+      expect(cancel.body.job).toMatchObject({ status: "queued", cancel_requested_at: expect.any(String) });
+    } finally {
+      Job.prototype.remove = remove;
+    }
   });
 });
 

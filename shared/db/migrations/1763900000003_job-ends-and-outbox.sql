@@ -22,6 +22,8 @@ CREATE TABLE outbox (
   attempts      integer NOT NULL DEFAULT 0,
   last_error    text,
   available_at  timestamptz NOT NULL DEFAULT now(),
+  -- The current lease (set when a relay claims the row): only its holder may mark the row.
+  lease         uuid,
   processed_at  timestamptz,
   -- Given up on after too many failed tries: kept for an operator, never claimed again.
   dead_at       timestamptz,
