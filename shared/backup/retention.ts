@@ -1,4 +1,3 @@
-import { AppError } from "../errors/app-error.ts";
 
 export type BackupStatus = "succeeded" | "failed" | "running";
 
@@ -27,6 +26,16 @@ export interface RetentionPlan {
   readonly keep: ReadonlyMap<string, readonly KeepReason[]>;
   /** Ids of backups to delete, newest first. */
   readonly prune: readonly string[];
+}
+
+/** A retention policy that cannot be applied; `problems` names each bad setting. */
+export class RetentionPolicyError extends RangeError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid backup retention policy: ${problems.join("; ")}`);
+    this.name = "RetentionPolicyError";
+    this.problems = problems;
+  }
 }
 
 /**
@@ -58,9 +67,10 @@ export interface RetentionPlan {
  *
  * Applying the plan every night gives the same set as planning over the whole history at once.
  *
- * @throws AppError `INVALID_RETENTION_POLICY` (400) when a count is not a non-negative integer or
- *   the time zone is unknown; `INVALID_BACKUP_RECORD` when an id repeats, a date is invalid or a
- *   status is unknown (an unknown status is never guessed to be prunable).
+ * @throws RetentionPolicyError when a count is not a non-negative integer or the time zone is
+ *   unknown (a configuration mistake: the policy comes from `BACKUP_KEEP_*` and `BACKUP_TZ`);
+ *   TypeError when an id repeats, a date is invalid or a status is unknown (an unknown status is
+ *   never guessed to be prunable). Neither is an API error: nothing a client sends reaches here.
  */
 export function planRetention(backups: readonly RetainableBackup[], policy: RetentionPolicy): RetentionPlan {
   const calendarOf = zonedCalendar(validatePolicy(policy));
@@ -166,10 +176,7 @@ function validatePolicy(policy: RetentionPolicy): string {
     problems.push(`timeZone must be an IANA time zone such as "Europe/Berlin" or "UTC", got ${describe(timeZone)}`);
   }
   if (problems.length > 0) {
-    throw new AppError("INVALID_RETENTION_POLICY", `Invalid backup retention policy: ${problems.join("; ")}`, {
-      httpStatus: 400,
-      details: problems,
-    });
+    throw new RetentionPolicyError(problems);
   }
   return timeZone as string;
 }
@@ -194,7 +201,7 @@ function validateBackups(backups: readonly RetainableBackup[]): void {
       : !(b.createdAt instanceof Date) || Number.isNaN(b.createdAt.getTime()) ? `has an invalid createdAt (${describe(b.createdAt)})`
       : !STATUSES.has(b.status) ? `has an unknown status ${describe(b.status)}`
       : undefined;
-    if (problem) throw new AppError("INVALID_BACKUP_RECORD", `Cannot plan backup retention: backup ${describe(b.id)} ${problem}`);
+    if (problem) throw new TypeError(`Cannot plan backup retention: backup ${describe(b.id)} ${problem}`);
     ids.add(b.id);
   }
 }

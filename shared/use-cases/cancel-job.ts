@@ -5,7 +5,7 @@ import { publishCancel } from "../jobs/cancel-bus.ts";
 import { CANCELLED, endJob } from "../jobs/end-job.ts";
 import { isJobName, jobDefinition } from "../jobs/index.ts";
 import { presentJob } from "../presenters.ts";
-import { settleFromQueue } from "./reconcile-jobs.ts";
+import { isSkipped, settleFromQueue } from "./reconcile-jobs.ts";
 
 const notCancellable = (message: string) => new AppError("JOB_NOT_CANCELLABLE", message, { httpStatus: 409 });
 const queueDown = (cause: unknown) => unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
@@ -37,7 +37,7 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string, rea
   const queue = deps.producer.queueFor(current.type);
   const bullJob = await queue.getJob(jobId).catch((cause: unknown) => Promise.reject(queueDown(cause)));
   const state = bullJob ? await bullJob.getState().catch((cause: unknown) => Promise.reject(queueDown(cause))) : "unknown";
-  if (bullJob && (state === "completed" || state === "failed")) {
+  if (bullJob && (state === "completed" || state === "failed") && !isSkipped(bullJob.returnvalue)) {
     // BullMQ ended it; the record has not heard yet (the healer would settle it in seconds).
     await settleFromQueue(deps, jobId, { state, failedReason: bullJob.failedReason, returnvalue: bullJob.returnvalue });
     throw notCancellable("the job has already ended");

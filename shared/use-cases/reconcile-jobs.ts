@@ -11,6 +11,9 @@ export function failureFromReason(reason: string | undefined): { code: string; m
   return { code: "JOB_FAILED", message: reason || "the job failed" };
 }
 
+/** The return value of a BullMQ job whose worker found its row ended and did nothing. */
+export const isSkipped = (returnvalue: unknown) => (returnvalue as { skipped?: unknown } | null | undefined)?.skipped === true;
+
 /**
  * Ends a durable job the way BullMQ ended it: completed → succeeded with its return value; failed
  * → failed with the code the worker wrote ("CODE: message"), or cancelled when that code says so.
@@ -21,6 +24,8 @@ export async function settleFromQueue(
   ended: { state: "failed" | "completed"; failedReason?: string; returnvalue?: unknown },
 ): Promise<boolean> {
   if (ended.state === "completed") {
+    // A worker that found the row ended completes the BullMQ job as `{skipped: true}`: no work done.
+    if (isSkipped(ended.returnvalue)) return false;
     const result = ended.returnvalue && typeof ended.returnvalue === "object" ? ended.returnvalue : {};
     return Boolean(await endJob(deps, jobId, { status: "succeeded", result }));
   }
@@ -93,7 +98,11 @@ async function healRow(deps: Deps, row: JobRow, name: JobName, state: "unknown" 
   const queue = deps.producer.queueFor(name);
   if (state === "failed" || state === "completed") {
     const job = await queue.getJob(row.id);
-    return settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue });
+    const skipped = state === "completed" && isSkipped(job?.returnvalue);
+    // A worker that found the row ended completes its BullMQ job without doing the work; the row
+    // being unfinished again means a later run needs it done: start that run, do not call it done.
+    if (!skipped) return settleFromQueue(deps, row.id, { state, failedReason: job?.failedReason, returnvalue: job?.returnvalue });
+    await job?.remove();
   }
   if (row.cancel_requested_at) {
     // Asked to stop, and nothing runs it: it ends now rather than being started again.

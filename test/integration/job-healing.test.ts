@@ -79,6 +79,35 @@ describe("healing job records", () => {
     expect(await stack.deps.jobs.findById(bad.rows[0].id)).toMatchObject({ status: "failed", error: { code: "INVALID_PAYLOAD" } });
   });
 
+  it("runs again a row whose BullMQ job a worker skipped (it found the row ended at the time), instead of calling it done", async () => {
+    const { Worker } = await import("bullmq");
+    const { Redis } = await import("ioredis");
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Skipped once, done later." });
+    // A worker that found the row ended: it completes the BullMQ job and does nothing.
+    const connection = new Redis(stack.env.env.REDIS_URL!, { maxRetriesPerRequest: null });
+    const skipper = new Worker("ingest", async () => ({ skipped: true }), { connection, prefix: stack.env.prefix });
+    try {
+      await waitFor(async () => (await stack.deps.producer.queueFor("ingest_document").getJobState(res.body.job.id)) === "completed", 10_000, "the skip");
+    } finally {
+      await skipper.close();
+      connection.disconnect();
+    }
+    await age(res.body.job.id);
+    const { reconcileJobs } = await import("../../shared/use-cases/reconcile-jobs.ts");
+    await reconcileJobs(stack.deps, 1_000);
+    expect((await job(res.body.job.id)).status).toBe("queued");
+    const pool = await startWorkers(stack.deps);
+    try {
+      const done = await waitFor(async () => {
+        const current = await job(res.body.job.id);
+        return current.status === "succeeded" ? current : undefined;
+      }, 30_000, "the real run");
+      expect(done.result).toMatchObject({ document_id: res.body.document.id, chunk_count: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("enqueues again a queued row whose BullMQ job Redis lost, and it runs to the end", async () => {
     const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Redis forgot about this job." });
     const queued = await stack.deps.producer.queueFor("ingest_document").getJob(res.body.job.id);

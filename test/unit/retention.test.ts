@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../shared/errors/app-error.ts";
-import { planRetention, type BackupStatus, type KeepReason, type RetentionPlan, type RetentionPolicy } from "../../shared/backup/retention.ts";
+import { planRetention, RetentionPolicyError, type BackupStatus, type KeepReason, type RetentionPlan, type RetentionPolicy } from "../../shared/backup/retention.ts";
 
 interface Backup {
   id: string;
@@ -391,7 +390,7 @@ describe("planRetention validation", () => {
     try {
       run();
     } catch (error) {
-      return error as AppError;
+      return error as Error & { problems?: string[] };
     }
     throw new Error("expected an error");
   };
@@ -406,16 +405,15 @@ describe("planRetention validation", () => {
     { name: "an unknown time zone", p: { ...valid, timeZone: "Mars/Olympus" }, message: 'timeZone must be an IANA time zone such as "Europe/Berlin" or "UTC", got "Mars/Olympus"' },
     { name: "an empty time zone", p: { ...valid, timeZone: "" }, message: 'got ""' },
     { name: "a missing time zone", p: { ...valid, timeZone: undefined as unknown as string }, message: "timeZone must be an IANA time zone" },
-  ])("rejects $name with INVALID_RETENTION_POLICY", ({ p, message }) => {
+  ])("rejects $name with a RetentionPolicyError", ({ p, message }) => {
     const error = errorOf(() => planRetention([], p));
-    expect(error).toBeInstanceOf(AppError);
-    expect(error).toMatchObject({ code: "INVALID_RETENTION_POLICY", httpStatus: 400, retryable: false });
+    expect(error).toBeInstanceOf(RetentionPolicyError);
     expect(error.message).toContain(message);
   });
 
   it("names every problem of a policy at once", () => {
     const error = errorOf(() => planRetention([], { keepDaily: -1, keepWeekly: 0.5, keepMonthly: 12, timeZone: "Nowhere" }));
-    expect(error.details).toEqual([
+    expect(error.problems).toEqual([
       "keepDaily must be a non-negative integer, got -1",
       "keepWeekly must be a non-negative integer, got 0.5",
       'timeZone must be an IANA time zone such as "Europe/Berlin" or "UTC", got "Nowhere"',
@@ -428,7 +426,7 @@ describe("planRetention validation", () => {
     { name: "an unknown status", backups: [utc("x", "2026-01-01T02:00:00Z", { status: "deleted" as BackupStatus })], message: 'backup "x" has an unknown status "deleted"' },
   ])("refuses to plan over $name", ({ backups, message }) => {
     const error = errorOf(() => planRetention(backups, valid));
-    expect(error).toMatchObject({ code: "INVALID_BACKUP_RECORD" });
+    expect(error).toBeInstanceOf(TypeError);
     expect(error.message).toContain(message);
   });
 });
