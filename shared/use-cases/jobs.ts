@@ -15,8 +15,12 @@ class QueueRefusedError extends Error {
   }
 }
 
-/** Held by a transaction that records a job, until it commits or rolls back. */
-const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [jobId]);
+/**
+ * Held by a transaction that records or re-queues a job, until it commits or rolls back. A
+ * worker's `UPDATE … WHERE status IN ('queued','running')` does not wait for an uncommitted row
+ * change (it checks the committed version, which does not match), so this lock is what it waits on.
+ */
+export const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [jobId]);
 
 /**
  * Records a durable job inside the caller's transaction and enqueues it just before that

@@ -3,7 +3,7 @@ import type { JobRow } from "../db/jobs.repository.ts";
 import { AppError, notFound, unavailable } from "../errors/app-error.ts";
 import { isJobName, jobDefinition, type JobName, type JobPayload } from "../jobs/index.ts";
 import { settleJobOutbox } from "../jobs/outbox-relay.ts";
-import { acceptWork } from "./jobs.ts";
+import { acceptWork, lockAcceptance } from "./jobs.ts";
 
 const notRetryable = (message: string) => new AppError("JOB_NOT_RETRYABLE", message, { httpStatus: 409 });
 const queueDown = (cause: unknown) => unavailable("QUEUE_UNAVAILABLE", "the job queue could not be reached; nothing was changed", cause);
@@ -55,6 +55,8 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
   return acceptWork(deps, async (tx) => {
     const reset = await tx.jobs.resetForRetry(tenantId, jobId, ["failed", "cancelled"]);
     if (!reset) throw notRetryable("the job is no longer failed or cancelled");
+    // A worker that takes the new run before this commits must wait for it, not skip it.
+    await lockAcceptance(tx, jobId);
     const data = definition.schema.parse(reset.payload);
     await definition.onRetry?.(tx, data);
     const payload = (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>;

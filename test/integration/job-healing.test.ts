@@ -108,6 +108,39 @@ describe("healing job records", () => {
     }
   });
 
+  it("a worker that takes a re-queued job before the retry commits waits for it, and runs it for real", { timeout: 30_000 }, async () => {
+    const { withTransaction } = await import("../../shared/db/transaction.ts");
+    const { lockAcceptance } = await import("../../shared/use-cases/jobs.ts");
+    const { endJob } = await import("../../shared/jobs/end-job.ts");
+    const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Retried while a worker was quick." });
+    const queue = stack.deps.producer.queueFor("ingest_document");
+    await (await queue.getJob(res.body.job.id))!.remove();
+    await endJob(stack.deps, res.body.job.id, { status: "failed", error: { code: "EMBEDDING_PROVIDER_ERROR", message: "failed once" } });
+    const pool = await startWorkers(stack.deps);
+    try {
+      // What retryJob does, with the commit held back while the worker already has the job.
+      await withTransaction(stack.deps.db, async (tx) => {
+        await tx.jobs.resetForRetry("acme", res.body.job.id, ["failed"]);
+        await tx.documents.requeue(res.body.document.id);
+        await lockAcceptance(tx, res.body.job.id);
+        await stack.deps.producer.enqueue("ingest_document", res.body.job.id, {
+          tenant_id: "acme",
+          collection_id: collectionId,
+          document_id: res.body.document.id,
+        });
+        await new Promise((r) => setTimeout(r, 1_500));
+      });
+      const done = await waitFor(async () => {
+        const current = await job(res.body.job.id);
+        return current.status === "succeeded" || current.status === "failed" ? current : undefined;
+      }, 10_000, "the retried run");
+      expect(done).toMatchObject({ status: "succeeded", result: { chunk_count: 1 } });
+      expect((await client.get(`/v1/documents/${res.body.document.id}`)).body).toMatchObject({ status: "ready", chunk_count: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("enqueues again a queued row whose BullMQ job Redis lost, and it runs to the end", async () => {
     const res = await client.post(`/v1/collections/${collectionId}/documents`, { text: "Redis forgot about this job." });
     const queued = await stack.deps.producer.queueFor("ingest_document").getJob(res.body.job.id);
