@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { Transform } from "node:stream";
 import { z } from "zod";
-import { AppError } from "../errors/app-error.ts";
 
 /** One stored file of a backup, as the manifest lists it. */
 export interface BackupFileEntry {
@@ -91,6 +90,37 @@ export interface BackupStorage {
   close(): Promise<void>;
 }
 
+export type BackupStorageErrorCode =
+  | "BACKUP_INVALID_ID"
+  | "BACKUP_INVALID_NAME"
+  | "BACKUP_MANIFEST_INVALID"
+  | "BACKUP_FILE_MISSING"
+  | "BACKUP_FILE_NOT_FOUND"
+  | "BACKUP_ALREADY_PUBLISHED"
+  | "BACKUP_STORAGE_UNAVAILABLE"
+  | "BACKUP_STORAGE_REJECTED";
+
+/**
+ * What every adapter throws for what it knows about. Not an API error (`AppError`): the backup
+ * use case decides what a client or a job record shows (`BACKUP_STORAGE_UNAVAILABLE` is worth a
+ * retry, a missing or corrupt file fails a restore…).
+ */
+export class BackupStorageError extends Error {
+  readonly code: BackupStorageErrorCode;
+  /** True when the same call may succeed later (network, throttling, 5xx). */
+  readonly retryable: boolean;
+
+  constructor(code: BackupStorageErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "BackupStorageError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+export const isBackupStorageError = (err: unknown, code?: BackupStorageErrorCode): err is BackupStorageError =>
+  err instanceof BackupStorageError && (code === undefined || err.code === code);
+
 export const MANIFEST_NAME = "manifest.json";
 
 const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -99,9 +129,7 @@ const NAME_SEGMENT = /^[A-Za-z0-9_=-][A-Za-z0-9._=-]{0,254}$/;
 /** Throws `BACKUP_INVALID_ID` unless the id is one safe path segment (no `/`, `..`, absolute paths). */
 export function assertBackupId(backupId: string): void {
   if (typeof backupId !== "string" || !BACKUP_ID.test(backupId)) {
-    throw new AppError("BACKUP_INVALID_ID", `invalid backup id ${JSON.stringify(String(backupId).slice(0, 200))}: use 1–128 of [A-Za-z0-9._-], starting with a letter or digit`, {
-      httpStatus: 400,
-    });
+    throw new BackupStorageError("BACKUP_INVALID_ID", `invalid backup id ${JSON.stringify(String(backupId).slice(0, 200))}: use 1–128 of [A-Za-z0-9._-], starting with a letter or digit`);
   }
 }
 
@@ -112,7 +140,7 @@ export function assertFileName(name: string): void {
   const segments = typeof name === "string" ? name.split("/") : [];
   const valid = segments.length > 0 && segments.length <= 32 && segments.every((s) => NAME_SEGMENT.test(s)) && name !== MANIFEST_NAME;
   if (!valid) {
-    throw new AppError("BACKUP_INVALID_NAME", `invalid backup file name ${JSON.stringify(String(name).slice(0, 200))}`, { httpStatus: 400 });
+    throw new BackupStorageError("BACKUP_INVALID_NAME", `invalid backup file name ${JSON.stringify(String(name).slice(0, 200))}`);
   }
 }
 
@@ -125,15 +153,13 @@ const manifestSchema = z.looseObject({
 export function parseManifest(value: unknown, backupId: string): BackupManifest {
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) {
-    throw new AppError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: invalid manifest: ${parsed.error.issues[0]?.message ?? "invalid"}`, {
-      httpStatus: 422,
-      details: parsed.error.issues.slice(0, 5),
-    });
+    const issue = parsed.error.issues[0];
+    throw new BackupStorageError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: invalid manifest: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "invalid"}`);
   }
   const names = new Set<string>();
   for (const file of parsed.data.files) {
     assertFileName(file.name);
-    if (names.has(file.name)) throw new AppError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: manifest lists ${file.name} twice`, { httpStatus: 422 });
+    if (names.has(file.name)) throw new BackupStorageError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: manifest lists ${file.name} twice`);
     names.add(file.name);
   }
   return parsed.data as BackupManifest;
@@ -145,7 +171,7 @@ export function manifestFromText(text: string, backupId: string): BackupManifest
   try {
     json = JSON.parse(text);
   } catch {
-    throw new AppError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: manifest.json is not JSON`, { httpStatus: 422 });
+    throw new BackupStorageError("BACKUP_MANIFEST_INVALID", `backup ${backupId}: manifest.json is not JSON`);
   }
   return parseManifest(json, backupId);
 }
@@ -157,10 +183,10 @@ export function newestFirst(a: StoredBackup, b: StoredBackup): number {
 }
 
 export const alreadyPublished = (backupId: string) =>
-  new AppError("BACKUP_ALREADY_PUBLISHED", `backup ${backupId} is already published; published backups are immutable`, { httpStatus: 409 });
+  new BackupStorageError("BACKUP_ALREADY_PUBLISHED", `backup ${backupId} is already published; published backups are immutable`);
 
 export const fileNotFound = (backupId: string, name: string) =>
-  new AppError("BACKUP_FILE_NOT_FOUND", `backup ${backupId} has no file ${name}`, { httpStatus: 404 });
+  new BackupStorageError("BACKUP_FILE_NOT_FOUND", `backup ${backupId} has no file ${name}`);
 
 /** A pass-through stream that hashes and counts what flows through it. */
 export function hashingStream(): { stream: Transform; result: () => { sha256: string; size: number } } {

@@ -3,14 +3,15 @@ import { createReadStream, createWriteStream, type Dirent } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { AppError } from "../errors/app-error.ts";
 import {
   alreadyPublished,
   assertBackupId,
   assertFileName,
+  BackupStorageError,
   fileNotFound,
   hashingStream,
   isBackupId,
+  isBackupStorageError,
   MANIFEST_NAME,
   manifestFromText,
   newestFirst,
@@ -106,7 +107,7 @@ export class LocalBackupStorage implements BackupStorage {
     try {
       stream = await this.readFile(backupId, name);
     } catch (err) {
-      if (err instanceof AppError && err.code === "BACKUP_FILE_NOT_FOUND") return { ok: false, reason: "missing" };
+      if (isBackupStorageError(err, "BACKUP_FILE_NOT_FOUND")) return { ok: false, reason: "missing" };
       throw err;
     }
     return verifyStream(stream, expected);
@@ -126,9 +127,7 @@ export class LocalBackupStorage implements BackupStorage {
       const filePath = this.fileOf(backupId, file.name);
       const stats = await stat(filePath).catch((err: unknown) => (isMissing(err) ? null : Promise.reject(err)));
       if (!stats?.isFile() || stats.size !== file.size) {
-        throw new AppError("BACKUP_FILE_MISSING", `backup ${backupId}: ${file.name} is ${stats?.isFile() ? `${stats.size} bytes, not ${file.size}` : "not stored"}`, {
-          httpStatus: 422,
-        });
+        throw new BackupStorageError("BACKUP_FILE_MISSING", `backup ${backupId}: ${file.name} is ${stats?.isFile() ? `${stats.size} bytes, not ${file.size}` : "not stored"}`);
       }
       for (let d = path.dirname(filePath); d.startsWith(dir); d = path.dirname(d)) dirs.add(d);
     }
@@ -177,7 +176,7 @@ export class LocalBackupStorage implements BackupStorage {
     const found: StoredBackup[] = [];
     for (const id of await this.backupDirs()) {
       const manifest = await this.readManifest(id).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === "BACKUP_MANIFEST_INVALID") return null;
+        if (isBackupStorageError(err, "BACKUP_MANIFEST_INVALID")) return null;
         throw err;
       });
       if (manifest) found.push({ id, manifest });

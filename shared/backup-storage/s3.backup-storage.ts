@@ -11,14 +11,15 @@ import {
   type _Object,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { AppError } from "../errors/app-error.ts";
 import {
   alreadyPublished,
   assertBackupId,
   assertFileName,
+  BackupStorageError,
   fileNotFound,
   hashingStream,
   isBackupId,
+  isBackupStorageError,
   MANIFEST_NAME,
   manifestFromText,
   newestFirst,
@@ -95,19 +96,14 @@ export class S3BackupStorage implements BackupStorage {
   }
 
   /** Network errors, throttling and 5xx are worth a retry; anything else is the bucket saying no. */
-  private fail(err: unknown, what: string): AppError {
-    if (err instanceof AppError) return err;
+  private fail(err: unknown, what: string): BackupStorageError {
+    if (err instanceof BackupStorageError) return err;
     const status = statusOf(err);
     const detail = `${(err as Error).name ?? "Error"}: ${String((err as Error).message ?? err).slice(0, 300)}`;
     if (status === undefined || status === 429 || status >= 500) {
-      return new AppError("BACKUP_STORAGE_UNAVAILABLE", `backup storage ${this.location} is unavailable: ${what} failed (${detail})`, {
-        httpStatus: 503,
-        retryable: true,
-        retryAfter: 5,
-        cause: err,
-      });
+      return new BackupStorageError("BACKUP_STORAGE_UNAVAILABLE", `backup storage ${this.location} is unavailable: ${what} failed (${detail})`, { retryable: true, cause: err });
     }
-    return new AppError("BACKUP_STORAGE_REJECTED", `backup storage ${this.location} refused ${what} (${status} ${detail})`, { httpStatus: 502, cause: err });
+    return new BackupStorageError("BACKUP_STORAGE_REJECTED", `backup storage ${this.location} refused ${what} (${status} ${detail})`, { cause: err });
   }
 
   private async send<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -191,7 +187,7 @@ export class S3BackupStorage implements BackupStorage {
     try {
       stream = await this.readFile(backupId, name);
     } catch (err) {
-      if (err instanceof AppError && err.code === "BACKUP_FILE_NOT_FOUND") return { ok: false, reason: "missing" };
+      if (isBackupStorageError(err, "BACKUP_FILE_NOT_FOUND")) return { ok: false, reason: "missing" };
       throw err;
     }
     return this.send(`reading ${name} of ${backupId}`, () => verifyStream(stream, expected));
@@ -210,9 +206,7 @@ export class S3BackupStorage implements BackupStorage {
     for (const file of checked.files) {
       const size = stored.get(folder + file.name);
       if (size !== file.size) {
-        throw new AppError("BACKUP_FILE_MISSING", `backup ${backupId}: ${file.name} is ${size === undefined ? "not stored" : `${size} bytes, not ${file.size}`}`, {
-          httpStatus: 422,
-        });
+        throw new BackupStorageError("BACKUP_FILE_MISSING", `backup ${backupId}: ${file.name} is ${size === undefined ? "not stored" : `${size} bytes, not ${file.size}`}`);
       }
     }
     await this.send(`publishing the manifest of ${backupId}`, () =>
@@ -240,7 +234,7 @@ export class S3BackupStorage implements BackupStorage {
     const ids = await this.backupIds();
     const found = await mapLimit(ids, 8, async (id) => {
       const manifest = await this.readManifest(id).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === "BACKUP_MANIFEST_INVALID") return null;
+        if (isBackupStorageError(err, "BACKUP_MANIFEST_INVALID")) return null;
         throw err;
       });
       return manifest ? { id, manifest } : null;
@@ -259,11 +253,7 @@ export class S3BackupStorage implements BackupStorage {
       );
       const first = response.Errors?.[0];
       if (first) {
-        throw new AppError("BACKUP_STORAGE_UNAVAILABLE", `backup storage ${this.location}: ${response.Errors!.length} files of ${backupId} were not deleted (${first.Key}: ${first.Code})`, {
-          httpStatus: 503,
-          retryable: true,
-          retryAfter: 5,
-        });
+        throw new BackupStorageError("BACKUP_STORAGE_UNAVAILABLE", `backup storage ${this.location}: ${response.Errors!.length} files of ${backupId} were not deleted (${first.Key}: ${first.Code})`, { retryable: true });
       }
     }
   }

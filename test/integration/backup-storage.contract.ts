@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { BackupManifest, BackupStorage } from "../../shared/backup-storage/backup-storage.ts";
+import { BackupStorageError, type BackupManifest, type BackupStorage } from "../../shared/backup-storage/backup-storage.ts";
 
 /** One fresh, empty backup storage, and a way to change stored bytes behind its back (bit rot, tampering). */
 export interface BackupStorageUnderTest {
@@ -38,7 +38,8 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
     await promise;
     return undefined;
   } catch (err) {
-    return code(err) ?? String(err);
+    if (!(err instanceof BackupStorageError)) return `not a BackupStorageError: ${String(err)}`;
+    return code(err);
   }
 }
 
