@@ -26,7 +26,23 @@ import type pg from "pg";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import type { Db } from "../db/pool.ts";
 import { withTransaction, type Transaction } from "../db/transaction.ts";
-import { conflict, notFound, permanent } from "../errors/app-error.ts";
+import { conflict, notFound } from "../errors/app-error.ts";
+
+/**
+ * A backup's records that cannot be imported: unreadable or inconsistent (`BACKUP_INVALID`), or a
+ * target that already holds them (`RESTORE_TARGET_EXISTS`). The restore job that lands with the
+ * backups issue maps these to its own error codes; nothing here is an HTTP answer.
+ */
+export type CollectionRecordsErrorCode = "BACKUP_INVALID" | "RESTORE_TARGET_EXISTS";
+
+export class CollectionRecordsError extends Error {
+  readonly code: CollectionRecordsErrorCode;
+  constructor(code: CollectionRecordsErrorCode, message: string) {
+    super(message);
+    this.name = "CollectionRecordsError";
+    this.code = code;
+  }
+}
 import { embeddingSpecSchema } from "../jobs/embedding-spec.ts";
 
 export const COLLECTION_RECORDS_FORMAT = "quarry.collection-records";
@@ -239,7 +255,7 @@ const endLine = z.strictObject({ type: z.literal("end"), documents: z.int().min(
 const recordLine = z.discriminatedUnion("type", [headerLine, collectionLine, documentLine, chunkLine, endLine]);
 type RecordLine = z.infer<typeof recordLine>;
 
-const invalid = (message: string) => permanent("BACKUP_INVALID", `collection records: ${message}`);
+const invalid = (message: string) => new CollectionRecordsError("BACKUP_INVALID", `collection records: ${message}`);
 
 /**
  * Reads collection records written by `exportCollectionRecords` from `input` (gzipped NDJSON) and
@@ -373,7 +389,7 @@ class Importer {
     const name = this.options.newName ?? r.name;
     const asNew = this.options.asCollectionId !== undefined;
     const { rowCount: exists } = await this.c.query(`SELECT 1 FROM collections WHERE id = $1`, [id]);
-    if (exists) throw conflict("RESTORE_TARGET_EXISTS", `collection ${id} still exists: remove its records (deleteCollectionRecords) in the same transaction first`);
+    if (exists) throw new CollectionRecordsError("RESTORE_TARGET_EXISTS", `collection ${id} still exists: remove its records (deleteCollectionRecords) in the same transaction first`);
     const { rowCount } = await this.c.query(
       `INSERT INTO collections (id, tenant_id, name, embedding, status, vector_version, created_at, updated_at)
        VALUES ($1, $2, $3, $4::jsonb, 'active', $5, coalesce($6::timestamptz, now()), coalesce($7::timestamptz, now()))
@@ -416,7 +432,7 @@ class Importer {
       const { code, constraint } = err as { code?: string; constraint?: string };
       if (code !== "23505") throw err;
       if (constraint === "documents_collection_sha_key") throw invalid(`two documents have the same sha256`);
-      throw conflict("RESTORE_TARGET_EXISTS", `a document of the backup already exists in the database (${constraint ?? "unique violation"})`);
+      throw new CollectionRecordsError("RESTORE_TARGET_EXISTS", `a document of the backup already exists in the database (${constraint ?? "unique violation"})`);
     }
   }
 
