@@ -43,7 +43,8 @@ describe("what reaches the error level", () => {
         return current.status === "failed" ? current : undefined;
       }, 30_000, `${file} to fail`);
       expect(job.error.code).toBe(code);
-      const line = worker.logs.find((l) => l.jobId === res.body.job.id && l.code === code);
+      // The record ends before the worker writes its line, and stdout arrives when it arrives.
+      const line = await worker.waitForLog((l) => l.jobId === res.body.job.id && l.code === code, 10_000);
       expect(line).toMatchObject({ level: "info", msg: "job failed: the document cannot be processed" });
       expect(JSON.stringify(line)).not.toContain("stack");
     }
