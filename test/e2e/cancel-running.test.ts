@@ -85,7 +85,7 @@ describe("cancelling a running job from another process", () => {
     // It stopped at a boundary instead of embedding the rest of the document.
     const chunkTotal = Number((await db.query(`SELECT units_total FROM jobs WHERE id = $1`, [jobId])).rows[0].units_total);
     expect(stub.count("/v1/embeddings") - embeddedBefore).toBeLessThan(Math.ceil(chunkTotal / 4) / 2);
-    expect(worker.logs.some((l) => l.msg === "cancel received; stopping the job at its next boundary" && l.jobId === jobId)).toBe(true);
+    await worker.waitForLog((l) => l.msg === "cancel received; stopping the job at its next boundary" && l.jobId === jobId, 10_000);
 
     const document = (await client.get(`/v1/documents/${documentId}`)).body;
     expect(document).toMatchObject({ status: "failed", error: { code: "CANCELLED" }, chunk_count: 0 });
