@@ -145,11 +145,6 @@ export class DocumentsRepository {
     return rowCount === 1;
   }
 
-  /** Removes a document that was never accepted (its job could not be queued). */
-  async discard(id: string): Promise<void> {
-    await this.q.query(`DELETE FROM documents WHERE id = $1 AND status = 'queued'`, [id]);
-  }
-
   /**
    * Ids among `ids` whose vectors must not stay in the store: gone, being deleted, or failed (a
    * failed or cancelled ingest leaves nothing behind).

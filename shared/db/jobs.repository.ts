@@ -73,12 +73,6 @@ export class JobsRepository {
     return rows[0];
   }
 
-  /** Locks the row for the rest of the transaction. */
-  async lock(id: string): Promise<JobRow | undefined> {
-    const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE id = $1 FOR UPDATE`, [id]);
-    return rows[0];
-  }
-
   /** The newest job that acted on a resource (e.g. the ingest job of a document). */
   async latestFor(resourceId: string): Promise<JobRow | undefined> {
     const { rows } = await this.q.query<JobRow>(`SELECT * FROM jobs WHERE resource_id = $1 ORDER BY created_at DESC LIMIT 1`, [resourceId]);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { killNow } from "./child-process.ts";
 
 const require = createRequire(import.meta.url);
 const S3RVER_BIN = path.join(path.dirname(require.resolve("s3rver/package.json")), "bin", "s3rver.js");
@@ -58,11 +59,7 @@ export class ThrowawayS3 {
 
   /** Stops the server at once; the data directory stays, so a restart serves the same objects. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+    await killNow(this.child);
   }
 
   async cleanup(): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.ts";
+import { killNow } from "./child-process.ts";
 
 /**
  * A Redis server of the test's own on a free port (never the shared one), which the test can stop
@@ -49,11 +50,7 @@ export class ThrowawayRedis {
 
   /** Stops the server at once (nothing is saved: it comes back empty). */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+    await killNow(this.child);
   }
 
   async cleanup(): Promise<void> {
