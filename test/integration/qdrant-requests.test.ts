@@ -1,5 +1,11 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import net from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pointId } from "../../shared/use-cases/point-id.ts";
 import { QdrantVectorStore } from "../../shared/vector-store/qdrant.vector-store.ts";
 import { startTestStack, type TestStack } from "../helpers/app.ts";
 import { apiClient } from "../helpers/http.ts";
@@ -88,10 +94,278 @@ describe("requests the Qdrant adapter sends", () => {
     expect(recorder.calls[1]).toMatchObject({ method: "POST", path: `/collections/${NAME}/points/count`, body: { exact: true, filter } });
   });
 
-  it("treats a missing collection as empty for search and count", async () => {
+  it("treats a missing collection as empty for search, count and documentCounts", async () => {
     recorder.failWith = 404;
     expect(await store.search(ref, [1], { topK: 3 })).toEqual([]);
     expect(await store.count(ref)).toBe(0);
+    expect(await store.documentCounts(ref)).toEqual(new Map());
+  });
+});
+
+interface FakePoint {
+  id: string;
+  vector: number[];
+  payload: Record<string, unknown>;
+}
+
+/**
+ * For the snapshot calls, which the shared recorder does not answer (it parses every body as
+ * JSON): records requests like it and keeps just enough state — a snapshot list that a new
+ * snapshot joins after some polls, the file's bytes, and points to scroll, read and rewrite.
+ */
+class SnapshotQdrant {
+  readonly calls: Array<{ method: string; path: string; query: string; body: unknown; contentType?: string; apiKey?: string }> = [];
+  listed: Array<{ name: string; size: number; creation_time: string; checksum?: string | null }> = [];
+  /** What POST /snapshots answers: `null` (accepted), `true`, or the description (finished at once). */
+  createAnswer: "null" | "true" | "description" = "null";
+  /** How many list calls after the create one the new snapshot appears in (Infinity: never). */
+  appearAfter = 2;
+  /** The checksum the description reports; undefined: the sha256 of `content`. */
+  checksum?: string | null;
+  content = Buffer.from("not really a tar file, but bytes all the same");
+  points: FakePoint[] = [];
+  /** Points the uploaded snapshot holds. */
+  uploaded: FakePoint[] = [];
+  private pending?: { name: string; polls: number };
+  private server?: Server;
+  url = "";
+
+  async start(): Promise<this> {
+    this.server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const [p, query = ""] = (req.url ?? "").split("?");
+      const path = p!;
+      const raw = Buffer.concat(chunks).toString();
+      const contentType = req.headers["content-type"];
+      const body = raw && contentType?.includes("json") ? JSON.parse(raw) : raw || undefined;
+      this.calls.push({ method: req.method!, path, query, body, contentType, apiKey: req.headers["api-key"] as string | undefined });
+      const send = (result: unknown, status = 200) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ result, status: status === 202 ? "accepted" : "ok", time: 0 }));
+      };
+      const [, , collection, resource, rest] = path.split("/");
+      if (resource === "snapshots") {
+        if (req.method === "GET" && rest === undefined) {
+          if (this.pending && --this.pending.polls <= 0) {
+            this.listed.push(this.describe(this.pending.name));
+            this.pending = undefined;
+          }
+          return send(this.listed);
+        }
+        if (req.method === "POST" && rest === undefined) {
+          const name = `${collection}-${this.calls.length}.snapshot`;
+          if (this.createAnswer === "description") {
+            this.listed.push(this.describe(name));
+            return send(this.describe(name));
+          }
+          this.pending = { name, polls: this.appearAfter };
+          return this.createAnswer === "true" ? send(true) : send(null, 202);
+        }
+        if (req.method === "POST" && rest === "upload") {
+          this.points = structuredClone(this.uploaded);
+          return send(true);
+        }
+        if (req.method === "GET") {
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          return res.end(this.content);
+        }
+        if (req.method === "DELETE") {
+          this.listed = this.listed.filter((s) => s.name !== decodeURIComponent(rest!));
+          return send(true);
+        }
+      }
+      if (resource === "points") return this.pointsCall(req.method!, path.split("/")[4], body as Record<string, unknown>, send);
+      send(true);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    return this;
+  }
+
+  private describe(name: string) {
+    const checksum = this.checksum === undefined ? createHash("sha256").update(this.content).digest("hex") : this.checksum;
+    return { name, size: this.content.length, creation_time: "2025-01-01T00:00:00", checksum };
+  }
+
+  private pointsCall(method: string, action: string | undefined, body: Record<string, unknown>, send: (result: unknown) => void) {
+    const pick = (p: FakePoint, withPayload: unknown, withVector: unknown) => ({
+      id: p.id,
+      payload: withPayload === false ? null : Array.isArray(withPayload) ? Object.fromEntries(withPayload.map((k: string) => [k, p.payload[k]])) : p.payload,
+      ...(withVector ? { vector: p.vector } : {}),
+    });
+    if (action === "scroll") {
+      const sorted = [...this.points].sort((x, y) => x.id.localeCompare(y.id));
+      const from = body.offset === undefined ? 0 : sorted.findIndex((p) => p.id === body.offset);
+      const page = sorted.slice(from, from + (body.limit as number));
+      const next = sorted[from + (body.limit as number)];
+      return send({ points: page.map((p) => pick(p, body.with_payload, body.with_vector)), next_page_offset: next ? next.id : null });
+    }
+    if (method === "POST" && action === undefined) {
+      const ids = new Set(body.ids as string[]);
+      return send(this.points.filter((p) => ids.has(p.id)).map((p) => pick(p, body.with_payload, body.with_vector)));
+    }
+    if (method === "PUT" && action === undefined) {
+      for (const p of body.points as FakePoint[]) this.points = [...this.points.filter((q) => q.id !== p.id), p];
+    }
+    if (action === "delete") {
+      const ids = new Set(body.points as string[]);
+      this.points = this.points.filter((p) => !ids.has(p.id));
+    }
+    send({ operation_id: 1, status: "completed" });
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe("snapshot and restore requests", () => {
+  let qdrant: SnapshotQdrant;
+  let snapshots: QdrantVectorStore;
+  let dir: string;
+  const OTHER = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+  const OTHER_NAME = "quarry_5d4c3b2a1f0e4d9c8b7a6f5e4d3c2b1a_v3";
+  const payload = (documentId: string, chunkIndex: number) => ({ tenant_id: "acme", collection_id: COLLECTION, document_id: documentId, chunk_index: chunkIndex, metadata: { team: "billing" } });
+  const stored = (documentId: string, chunkIndex: number): FakePoint => ({ id: pointId(documentId, chunkIndex), vector: [0.6, 0.8], payload: payload(documentId, chunkIndex) });
+  const DOC_B = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
+
+  beforeAll(async () => {
+    qdrant = await new SnapshotQdrant().start();
+    snapshots = new QdrantVectorStore({ url: qdrant.url, apiKey: "qdrant-secret", snapshotPollMs: 5, snapshotTimeoutMs: 300 });
+  });
+  afterAll(() => qdrant.stop());
+  beforeEach(() => {
+    qdrant.calls.length = 0;
+    qdrant.listed = [{ name: "made-by-hand.snapshot", size: 1, creation_time: "2024-01-01T00:00:00", checksum: "00" }];
+    qdrant.createAnswer = "null";
+    qdrant.appearAfter = 2;
+    qdrant.checksum = undefined;
+    qdrant.points = [stored(DOC, 0), stored(DOC, 1), stored(DOC_B, 0)];
+    dir = mkdtempSync(path.join(tmpdir(), "quarry-qdrant-snapshot-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates a snapshot with wait=false, polls until it is listed, downloads it to a fixed file name and deletes it", async () => {
+    const taken = await snapshots.snapshot(ref, dir, { documents: new Set([DOC]) });
+    expect(taken).toEqual({ points: 2, documents: new Map([[DOC, 2]]) });
+    expect(readFileSync(path.join(dir, "collection.snapshot"))).toEqual(qdrant.content);
+    const created = qdrant.calls.find((c) => c.method === "POST")!;
+    const name = `${NAME}-2.snapshot`;
+    expect(qdrant.calls.map((c) => `${c.method} ${c.path}${c.query ? `?${c.query}` : ""}`)).toEqual([
+      `GET /collections/${NAME}/snapshots`,
+      `POST /collections/${NAME}/snapshots?wait=false`,
+      `GET /collections/${NAME}/snapshots`,
+      `GET /collections/${NAME}/snapshots`,
+      `GET /collections/${NAME}/snapshots/${name}`,
+      `DELETE /collections/${NAME}/snapshots/${name}?wait=true`,
+      `POST /collections/${NAME}/points/scroll`,
+    ]);
+    expect(created.query).toBe("wait=false");
+    // The snapshot someone made by hand is neither taken nor deleted.
+    expect(qdrant.listed.map((s) => s.name)).toEqual(["made-by-hand.snapshot"]);
+    expect(qdrant.calls.every((c) => c.apiKey === "qdrant-secret")).toBe(true);
+  });
+
+  it("takes the snapshot named in the answer when Qdrant returns its description", async () => {
+    qdrant.createAnswer = "description";
+    const taken = await snapshots.snapshot(ref, dir);
+    expect(taken).toEqual({ points: 3, documents: new Map([[DOC, 2], [DOC_B, 1]]) });
+    expect(qdrant.calls.filter((c) => c.method === "DELETE").map((c) => c.path)).toEqual([`/collections/${NAME}/snapshots/${NAME}-2.snapshot`]);
+  });
+
+  it("also accepts `result: true` for the create call", async () => {
+    qdrant.createAnswer = "true";
+    await expect(snapshots.snapshot(ref, dir)).resolves.toMatchObject({ points: 3 });
+    expect(qdrant.listed.map((s) => s.name)).toEqual(["made-by-hand.snapshot"]);
+  });
+
+  it("refuses a download whose sha256 differs from Qdrant's checksum, and still deletes the snapshot", async () => {
+    qdrant.checksum = "ab".repeat(32);
+    await expect(snapshots.snapshot(ref, dir)).rejects.toMatchObject({ code: "VECTOR_STORE_UNAVAILABLE", message: expect.stringMatching(/sha256/) });
+    expect(qdrant.calls.at(-1)).toMatchObject({ method: "DELETE", path: `/collections/${NAME}/snapshots/${NAME}-2.snapshot` });
+    expect(qdrant.calls.some((c) => c.path.endsWith("/points/scroll"))).toBe(false);
+    // The damaged file is not left behind as if it were the snapshot.
+    expect(existsSync(path.join(dir, "collection.snapshot"))).toBe(false);
+  });
+
+  it("looks once more for a checksum Qdrant has not written yet, and takes the file without one after that", async () => {
+    qdrant.checksum = null;
+    await expect(snapshots.snapshot(ref, dir)).resolves.toMatchObject({ points: 3 });
+    const polls = qdrant.calls.filter((c) => c.method === "GET" && c.path === `/collections/${NAME}/snapshots`);
+    expect(polls).toHaveLength(4);
+  });
+
+  it("gives up after the snapshot timeout", async () => {
+    qdrant.appearAfter = Infinity;
+    await expect(snapshots.snapshot(ref, dir)).rejects.toMatchObject({ code: "VECTOR_STORE_UNAVAILABLE", message: expect.stringMatching(/did not finish/) });
+  });
+
+  it("uploads the file with priority=snapshot into the target generation's collection", async () => {
+    writeFileSync(path.join(dir, "collection.snapshot"), qdrant.content);
+    qdrant.uploaded = [stored(DOC, 0)];
+    await snapshots.restore({ tenantId: "acme", collectionId: OTHER, version: 3 }, dir);
+    const [upload, fix] = qdrant.calls;
+    expect(upload).toMatchObject({ method: "POST", path: `/collections/${OTHER_NAME}/snapshots/upload`, query: "priority=snapshot&wait=true", apiKey: "qdrant-secret" });
+    expect(upload!.contentType).toMatch(/^multipart\/form-data/);
+    expect(upload!.body).toContain('name="snapshot"; filename="collection.snapshot"');
+    expect(upload!.body).toContain(qdrant.content.toString());
+    // The points came from another collection: their payload is made to name this one.
+    expect(fix).toMatchObject({
+      method: "POST",
+      path: `/collections/${OTHER_NAME}/points/payload`,
+      query: "wait=true",
+      body: { payload: { collection_id: OTHER }, filter: { must_not: [{ key: "collection_id", match: { value: OTHER } }] } },
+    });
+    expect(qdrant.calls).toHaveLength(2);
+  });
+
+  it("gives restored points new document ids and point ids, and removes the documents not renamed", async () => {
+    writeFileSync(path.join(dir, "collection.snapshot"), qdrant.content);
+    qdrant.uploaded = [stored(DOC, 0), stored(DOC, 1), stored(DOC_B, 0)];
+    const NEW_DOC = "0e1d2c3b-4a59-4687-9a5b-4c3d2e1f0a9b";
+    await snapshots.restore({ tenantId: "acme", collectionId: OTHER, version: 3 }, dir, { documentIds: new Map([[DOC, NEW_DOC]]) });
+    expect(qdrant.points.sort((x, y) => x.payload.chunk_index as number - (y.payload.chunk_index as number))).toEqual([0, 1].map((i) => ({
+      id: pointId(NEW_DOC, i),
+      vector: [0.6, 0.8],
+      payload: { tenant_id: "acme", collection_id: OTHER, document_id: NEW_DOC, chunk_index: i, metadata: { team: "billing" } },
+    })));
+    const calls = qdrant.calls.map((c) => `${c.method} ${c.path}`);
+    expect(calls).toEqual([
+      `POST /collections/${OTHER_NAME}/snapshots/upload`,
+      `POST /collections/${OTHER_NAME}/points/scroll`,
+      `POST /collections/${OTHER_NAME}/points`,
+      `PUT /collections/${OTHER_NAME}/points`,
+      `POST /collections/${OTHER_NAME}/points/delete`,
+    ]);
+    expect(qdrant.calls[1]!.body).toMatchObject({ with_payload: false, with_vector: false, filter: { must: [{ key: "tenant_id", match: { value: "acme" } }] } });
+    expect(qdrant.calls[2]!.body).toMatchObject({ with_payload: true, with_vector: true });
+    expect(new Set((qdrant.calls[4]!.body as { points: string[] }).points)).toEqual(new Set(qdrant.uploaded.map((p) => p.id)));
+  });
+
+  it("rewrites in batches of 256", async () => {
+    writeFileSync(path.join(dir, "collection.snapshot"), qdrant.content);
+    qdrant.uploaded = Array.from({ length: 300 }, (_, i) => stored(DOC, i));
+    await snapshots.restore(ref, dir, { documentIds: new Map([[DOC, DOC_B]]) });
+    const upserts = qdrant.calls.filter((c) => c.method === "PUT").map((c) => (c.body as { points: unknown[] }).points.length);
+    expect(upserts).toEqual([256, 44]);
+    expect(qdrant.points).toHaveLength(300);
+    expect(qdrant.points.every((p) => p.payload.document_id === DOC_B && p.id === pointId(DOC_B, p.payload.chunk_index as number))).toBe(true);
+  });
+
+  it("refuses a directory without the snapshot file", async () => {
+    await expect(snapshots.restore(ref, dir)).rejects.toThrow(/collection\.snapshot/);
+    expect(qdrant.calls).toEqual([]);
+  });
+
+  it("counts points per document by scrolling document ids only, page by page", async () => {
+    qdrant.points = [...Array.from({ length: 1500 }, (_, i) => stored(DOC, i)), ...Array.from({ length: 700 }, (_, i) => stored(DOC_B, i))];
+    expect(await snapshots.documentCounts(ref)).toEqual(new Map([[DOC, 1500], [DOC_B, 700]]));
+    const scrolls = qdrant.calls.map((c) => c.body as Record<string, unknown>);
+    expect(qdrant.calls.map((c) => `${c.method} ${c.path}`)).toEqual(Array(3).fill(`POST /collections/${NAME}/points/scroll`));
+    expect(scrolls[0]).toEqual({ filter: { must: [{ key: "tenant_id", match: { value: "acme" } }] }, limit: 1000, with_payload: ["document_id"], with_vector: false });
+    expect(scrolls.map((s) => s.offset)).toEqual([undefined, expect.any(String), expect.any(String)]);
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pointId } from "../../shared/use-cases/point-id.ts";
 import type { CollectionRef, VectorPoint, VectorStore } from "../../shared/vector-store/vector-store.ts";
 
 const DIM = 8;
@@ -173,7 +174,7 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       const filteredBefore = await store.search(c, query, { topK: 10, filter: { tag: "keep" } });
       const dir = mkdtempSync(path.join(tmpdir(), "quarry-snapshot-"));
       try {
-        expect(await store.snapshot(c, dir)).toEqual({ points: 3 });
+        expect(await store.snapshot(c, dir)).toEqual({ points: 3, documents: new Map([[a, 2], [b, 1]]) });
         await store.deleteDocument(c, a);
         await store.upsert(c, [point(randomUUID(), 0, [1, 0.5], { tag: "keep" })]);
         expect(await store.search(c, query, { topK: 10 })).not.toEqual(before);
@@ -184,6 +185,87 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it("restores a snapshot of one collection into another collection's generation, replacing what it held", async () => {
+      const source = ref();
+      const target: CollectionRef = { ...ref(), version: 2 };
+      await store.ensureCollection(source, DIM);
+      await store.ensureCollection(target, DIM);
+      const a = randomUUID();
+      const b = randomUUID();
+      await store.upsert(source, [point(a, 0, [1, 0.2], { tag: "keep" }), point(a, 1, [0.3, 1], { tag: "keep" }), point(b, 0, [1, 1], { tag: "other" })]);
+      await store.upsert(target, [point(randomUUID(), 0, [1, 0.5])]);
+      const query = unit([1, 0.5]);
+      const before = await store.search(source, query, { topK: 10 });
+      const dir = mkdtempSync(path.join(tmpdir(), "quarry-snapshot-"));
+      try {
+        await store.snapshot(source, dir);
+        await store.restore(target, dir);
+        expect(await store.search(target, query, { topK: 10 })).toEqual(before);
+        expect(await store.search(target, query, { topK: 10, filter: { tag: "keep" } })).toEqual(await store.search(source, query, { topK: 10, filter: { tag: "keep" } }));
+        expect(await store.documentCounts(target)).toEqual(new Map([[a, 2], [b, 1]]));
+        // The source is untouched.
+        expect(await store.count(source)).toBe(3);
+        expect(await store.search(source, query, { topK: 10 })).toEqual(before);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("snapshots the documents asked for and restores them under new document and point ids", async () => {
+      const source = ref();
+      await store.ensureCollection(source, DIM);
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.upsert(source, [
+        point(a, 0, [1, 0.1], { tag: "a" }),
+        point(a, 1, [1, 0.3], { tag: "a" }),
+        point(b, 0, [1, 0.5], { tag: "b" }),
+        point(c, 0, [0.2, 1], { tag: "c" }),
+      ]);
+      const dir = mkdtempSync(path.join(tmpdir(), "quarry-snapshot-"));
+      try {
+        const taken = await store.snapshot(source, dir, { documents: new Set([a, c]) });
+        expect(taken).toEqual({ points: 3, documents: new Map([[a, 2], [c, 1]]) });
+        const target = ref();
+        const renamed = new Map([
+          [a, randomUUID()],
+          [c, randomUUID()],
+        ]);
+        await store.restore(target, dir, { documentIds: renamed });
+        const newA = renamed.get(a)!;
+        const newC = renamed.get(c)!;
+        expect(await store.documentCounts(target)).toEqual(new Map([[newA, 2], [newC, 1]]));
+        expect(await store.count(target)).toBe(3);
+        const hits = await store.search(target, unit([1, 0.1]), { topK: 10 });
+        expect(hits.map((h) => [h.id, h.documentId, h.chunkIndex])).toEqual([
+          [pointId(newA, 0), newA, 0],
+          [pointId(newA, 1), newA, 1],
+          [pointId(newC, 0), newC, 0],
+        ]);
+        // Metadata travels with the renamed documents.
+        expect((await store.search(target, unit([1]), { topK: 10, filter: { tag: "c" } })).map((h) => h.documentId)).toEqual([newC]);
+        expect(await store.search(target, unit([1]), { topK: 10, filter: { tag: "b" } })).toEqual([]);
+        expect(await store.count(target, newA)).toBe(2);
+        expect(await store.count(target, a)).toBe(0);
+        // The source keeps its ids.
+        expect(await store.documentCounts(source)).toEqual(new Map([[a, 2], [b, 1], [c, 1]]));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("counts points per document, for the tenant only, and none for a missing collection", async () => {
+      const c = ref();
+      expect(await store.documentCounts(c)).toEqual(new Map());
+      await store.ensureCollection(c, DIM);
+      expect(await store.documentCounts(c)).toEqual(new Map());
+      const [a, b] = [randomUUID(), randomUUID()];
+      await store.upsert(c, [point(a, 0, [1]), point(a, 1, [1, 1]), point(a, 2, [0, 1]), point(b, 0, [1, 0, 1])]);
+      expect(await store.documentCounts(c)).toEqual(new Map([[a, 3], [b, 1]]));
+      await store.deleteDocument(c, a);
+      expect(await store.documentCounts(c)).toEqual(new Map([[b, 1]]));
+      expect(await store.documentCounts({ ...c, tenantId: `${tenant}-other` })).toEqual(new Map());
     });
 
     it("scans every point of a generation with its vector and metadata, for copying between stores", async () => {
