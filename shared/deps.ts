@@ -4,6 +4,9 @@ import type { Config } from "./config/env.ts";
 import { repositories, type Repositories } from "./db/transaction.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, type Db } from "./db/pool.ts";
+import type { BackupStorage } from "./backup-storage/backup-storage.ts";
+import { LocalBackupStorage } from "./backup-storage/local.backup-storage.ts";
+import { S3BackupStorage } from "./backup-storage/s3.backup-storage.ts";
 import type { ChatModel } from "./chat-model/chat-model.ts";
 import { ExtractiveChatModel } from "./chat-model/extractive.chat-model.ts";
 import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
@@ -34,6 +37,8 @@ export interface Deps extends Repositories {
   chatModel: ChatModel;
   /** Parse threads; none start until a worker parses its first document. */
   parser: ParsePool;
+  /** Where backups go: `BACKUP_S3_BUCKET` when set, else `BACKUP_DIR` (default `DATA_DIR/backups`). */
+  backupStorage: BackupStorage;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,19 @@ export async function createVectorStore(config: Config): Promise<VectorStore> {
   // Intel-Mac build), and a deployment on Qdrant must not need it.
   const { EmbeddedVectorStore } = await import("./vector-store/embedded.vector-store.ts");
   return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
+}
+
+export function createBackupStorage(config: Config): BackupStorage {
+  if (!config.BACKUP_S3_BUCKET) return new LocalBackupStorage({ dir: path.resolve(config.BACKUP_DIR ?? path.join(config.DATA_DIR, "backups")) });
+  return new S3BackupStorage({
+    bucket: config.BACKUP_S3_BUCKET,
+    endpoint: config.BACKUP_S3_ENDPOINT,
+    region: config.BACKUP_S3_REGION,
+    prefix: config.BACKUP_S3_PREFIX,
+    credentials: config.BACKUP_S3_ACCESS_KEY_ID
+      ? { accessKeyId: config.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: config.BACKUP_S3_SECRET_ACCESS_KEY!, sessionToken: config.BACKUP_S3_SESSION_TOKEN }
+      : undefined,
+  });
 }
 
 export function createChatModel(config: Config): ChatModel {
@@ -64,11 +82,13 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   const redis = createRedis(config.REDIS_URL, "producer", logger);
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
   const vectorStore = await createVectorStore(config);
+  const backupStorage = createBackupStorage(config);
   logger.info(
     {
       redis: safeUrl(config.REDIS_URL),
       postgres: safeUrl(config.DATABASE_URL),
       vectorStore: vectorStore.kind === "qdrant" ? safeUrl(config.QDRANT_URL!) : path.resolve(config.DATA_DIR, "vectors"),
+      backups: backupStorage.location,
       models: config.OPENAI_API_KEY ? `openai-compatible (${config.OPENAI_BASE_URL ? safeUrl(config.OPENAI_BASE_URL) : "OpenAI"})` : "local embedder, extractive chat",
     },
     "dependencies configured",
@@ -81,6 +101,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     config,
     logger,
     db,
+    backupStorage,
     redis,
     producer,
     vectorStore,
@@ -93,6 +114,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
       await producer.close().catch((err) => logger.warn({ err }, "closing queues failed"));
       redis.disconnect();
       await vectorStore.close().catch((err) => logger.warn({ err }, "closing vector store failed"));
+      await backupStorage.close().catch((err) => logger.warn({ err }, "closing backup storage failed"));
       await db.end();
     },
   };

@@ -50,7 +50,7 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     }
     const name: JobName = job.name;
     const definition = jobDefinition(name);
-    const durable = definition.visibility === "tenant";
+    const durable = definition.visibility !== "internal";
     const parsed = definition.schema.safeParse(job.data);
     if (!parsed.success) {
       logger.error({ issues: parsed.error.issues }, "invalid job payload");
@@ -198,6 +198,6 @@ export async function settleFailedJob(deps: Deps, job: Job): Promise<void> {
   const definition = jobDefinition(job.name);
   const parsed = definition.schema.safeParse(job.data);
   if (!parsed.success) return;
-  const target = definition.visibility === "tenant" ? job.id! : definition.owner?.(parsed.data);
+  const target = definition.visibility !== "internal" ? job.id! : definition.owner?.(parsed.data);
   if (target) await settleFromQueue(deps, target, { state: "failed", failedReason: job.failedReason });
 }

@@ -57,6 +57,8 @@ export interface ExportedCollectionRecords {
   /** When the snapshot was taken (ISO 8601, UTC, microseconds). */
   readAt: string;
   collection: { id: string; tenantId: string; name: string; embedding: EmbeddingSpec; vectorVersion: number };
+  /** Chunks of each exported document (document id → chunk lines written): what its vectors must match. */
+  documentChunks: Map<string, number>;
 }
 
 export interface ImportCollectionRecordsOptions {
@@ -66,6 +68,8 @@ export interface ImportCollectionRecordsOptions {
   tenantId?: string;
   /** The restored collection's name; default: the backup's. Refused when an active collection of the tenant has it. */
   newName?: string;
+  /** The vector generation the restored collection reads (where the restore put its vectors); default: the backup's. */
+  vectorVersion?: number;
 }
 
 export interface ImportedCollectionRecords {
@@ -140,9 +144,11 @@ async function readRecords(tx: Transaction, collectionId: string, out: Writable)
     [collectionId],
   );
   const counts = { documents: 0, chunks: 0 };
-  await pipeline(exportLines(c, { snapshot, readAt, col }, counts), createGzip(), out);
+  const documentChunks = new Map<string, number>();
+  await pipeline(exportLines(c, { snapshot, readAt, col }, counts, documentChunks), createGzip(), out);
   return {
     ...counts,
+    documentChunks,
     snapshot,
     readAt,
     collection: { id: col.id, tenantId: col.tenant_id, name: col.name, embedding: col.embedding, vectorVersion: col.vector_version },
@@ -153,6 +159,7 @@ async function* exportLines(
   c: pg.PoolClient,
   head: { snapshot: string; readAt: string; col: Record<string, unknown> },
   counts: { documents: number; chunks: number },
+  documentChunks: Map<string, number>,
 ): AsyncGenerator<string> {
   let buf =
     line({ type: "header", format: COLLECTION_RECORDS_FORMAT, version: COLLECTION_RECORDS_VERSION, snapshot: head.snapshot, read_at: head.readAt }) +
@@ -165,6 +172,7 @@ async function* exportLines(
     for (const { chunks: n, ...doc } of docs) {
       buf += line({ type: "document", ...doc, chunks: n });
       counts.documents++;
+      documentChunks.set(doc.id, n);
       for (let k = 0; k < n; k++) {
         if (at === chunks.length) {
           chunks = (await c.query(`FETCH ${PAGE} FROM backup_chunks`)).rows;
@@ -394,10 +402,10 @@ class Importer {
       `INSERT INTO collections (id, tenant_id, name, embedding, status, vector_version, created_at, updated_at)
        VALUES ($1, $2, $3, $4::jsonb, 'active', $5, coalesce($6::timestamptz, now()), coalesce($7::timestamptz, now()))
        ON CONFLICT (tenant_id, name) WHERE status = 'active' DO NOTHING`,
-      [id, tenantId, name, JSON.stringify(r.embedding), r.vector_version, asNew ? null : r.created_at, asNew ? null : r.updated_at],
+      [id, tenantId, name, JSON.stringify(r.embedding), this.options.vectorVersion ?? r.vector_version, asNew ? null : r.created_at, asNew ? null : r.updated_at],
     );
     if (rowCount !== 1) throw conflict("COLLECTION_EXISTS", `a collection named "${name}" already exists: restore it under another name`);
-    this.target = { id, tenantId, name, embedding: r.embedding, vectorVersion: r.vector_version };
+    this.target = { id, tenantId, name, embedding: r.embedding, vectorVersion: this.options.vectorVersion ?? r.vector_version };
   }
 
   private async flushDocuments() {

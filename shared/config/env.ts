@@ -7,6 +7,8 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 /** The development key used when `API_KEYS` is unset outside production. */
 export const DEV_API_KEY = "quarry-dev-key";
 export const DEV_TENANT = "dev";
+/** The tenant of operator jobs (backups, restores). Not a valid API_KEYS tenant, so no key reads them. */
+export const OPS_TENANT = "@ops";
 
 const MB = 1024 * 1024;
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -121,6 +123,36 @@ const base = z.object({
     SHUTDOWN_TIMEOUT_MS: int(1000).default(30_000),
     WORKER_LOCK_DURATION_MS: int(1000).default(60_000),
     CORS_ORIGINS: optionalString,
+    BACKUP_DIR: optionalString,
+    /** A cron pattern (5 or 6 fields), or "off" to take no scheduled backups. */
+    BACKUP_CRON: z
+      .string()
+      .trim()
+      .default("0 2 * * *")
+      .refine((v) => v === "off" || /^\S+(\s+\S+){4,5}$/.test(v), 'expected a cron pattern such as "0 2 * * *", or "off"'),
+    BACKUP_TZ: z
+      .string()
+      .trim()
+      .default("UTC")
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat("en-US", { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, "expected an IANA time zone such as UTC or Europe/Berlin"),
+    BACKUP_KEEP_DAILY: int(0, 10_000).default(7),
+    BACKUP_KEEP_WEEKLY: int(0, 10_000).default(4),
+    BACKUP_KEEP_MONTHLY: int(0, 10_000).default(12),
+    BACKUP_S3_BUCKET: optionalString,
+    BACKUP_S3_ENDPOINT: optionalString.pipe(z.url().optional()),
+    BACKUP_S3_REGION: optionalString,
+    BACKUP_S3_PREFIX: optionalString,
+    BACKUP_S3_ACCESS_KEY_ID: optionalString,
+    BACKUP_S3_SECRET_ACCESS_KEY: optionalString,
+    BACKUP_S3_SESSION_TOKEN: optionalString,
+    ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
 const schema = base.superRefine((env, ctx) => {
@@ -133,6 +165,12 @@ const schema = base.superRefine((env, ctx) => {
 function crossChecks(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   if (env.NODE_ENV === "production" && !env.API_KEYS?.trim()) problems.push("API_KEYS: is required when NODE_ENV=production");
+  if (!env.BACKUP_S3_ACCESS_KEY_ID?.trim() !== !env.BACKUP_S3_SECRET_ACCESS_KEY?.trim()) {
+    problems.push("BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK's default credentials then apply)");
+  }
+  if (!env.BACKUP_S3_BUCKET?.trim() && Object.keys(env).some((k) => k.startsWith("BACKUP_S3_") && env[k]?.trim())) {
+    problems.push("BACKUP_S3_BUCKET: is required when another BACKUP_S3_* variable is set");
+  }
   return problems;
 }
 

@@ -16,6 +16,8 @@ export interface CollectionRow {
   document_count: number;
   vector_version: number;
   reembed_job_id: string | null;
+  /** The restore job holding the collection, while one runs in place. */
+  restore_job_id: string | null;
   pending_embedding: EmbeddingSpec | null;
   created_at: Date;
   updated_at: Date;
@@ -83,14 +85,39 @@ export class CollectionsRepository {
    * Share-locks the collection for an upload transaction and says whether it takes uploads.
    * A re-embed start and a deletion take the row lock, so neither interleaves with an upload.
    */
-  async lockForUpload(id: string): Promise<"open" | "gone" | "reembedding"> {
-    const { rows } = await this.q.query<{ status: string; reembed_job_id: string | null }>(
-      `SELECT status, reembed_job_id FROM collections WHERE id = $1 FOR SHARE`,
+  async lockForUpload(id: string): Promise<"open" | "gone" | "reembedding" | "restoring"> {
+    const { rows } = await this.q.query<{ status: string; reembed_job_id: string | null; restore_job_id: string | null }>(
+      `SELECT status, reembed_job_id, restore_job_id FROM collections WHERE id = $1 FOR SHARE`,
       [id],
     );
     const row = rows[0];
     if (!row || row.status !== "active") return "gone";
+    if (row.restore_job_id !== null) return "restoring";
     return row.reembed_job_id === null ? "open" : "reembedding";
+  }
+
+  /**
+   * Holds collections for a restore in place (uploads, re-embeds and deletions of documents then
+   * answer 409). Returns the ids it could not hold: gone, being re-embedded, or held by another
+   * restore. Holds nothing unless it can hold them all.
+   */
+  async holdForRestore(ids: string[], jobId: string): Promise<{ held: string[]; busy: Array<{ id: string; reason: "reembedding" | "restoring" }> }> {
+    const { rows } = await this.q.query<{ id: string; reembed_job_id: string | null; restore_job_id: string | null }>(
+      `SELECT id, reembed_job_id, restore_job_id FROM collections WHERE id = ANY($1::uuid[]) AND status = 'active' ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    const busy = rows.flatMap((r): Array<{ id: string; reason: "reembedding" | "restoring" }> =>
+      r.reembed_job_id ? [{ id: r.id, reason: "reembedding" }] : r.restore_job_id && r.restore_job_id !== jobId ? [{ id: r.id, reason: "restoring" }] : [],
+    );
+    if (busy.length > 0) return { held: [], busy };
+    const held = rows.map((r) => r.id);
+    await this.q.query(`UPDATE collections SET restore_job_id = $2 WHERE id = ANY($1::uuid[])`, [held, jobId]);
+    return { held, busy };
+  }
+
+  /** Lets go of every collection a restore job holds (when it ends, whichever way). */
+  async releaseRestore(jobId: string): Promise<void> {
+    await this.q.query(`UPDATE collections SET restore_job_id = NULL WHERE restore_job_id = $1`, [jobId]);
   }
 
   /** Locks the collection row for a re-embed start (waits for uploads in flight to commit). */

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { BackupsRepository } from "./backups.repository.ts";
 import { ChatRepository } from "./chat.repository.ts";
 import { ChunksRepository } from "./chunks.repository.ts";
 import { CollectionsRepository } from "./collections.repository.ts";
@@ -16,6 +17,7 @@ export interface Repositories {
   jobs: JobsRepository;
   chat: ChatRepository;
   outbox: OutboxRepository;
+  backups: BackupsRepository;
 }
 
 export function repositories(q: Queryable): Repositories {
@@ -26,6 +28,7 @@ export function repositories(q: Queryable): Repositories {
     jobs: new JobsRepository(q),
     chat: new ChatRepository(q),
     outbox: new OutboxRepository(q),
+    backups: new BackupsRepository(q),
   };
 }
 

@@ -1,12 +1,16 @@
 import type { z } from "zod";
 import type { QueueName } from "../config/env.ts";
+import { createBackupJob } from "./create-backup.job.ts";
 import { deleteCollectionJob } from "./delete-collection.job.ts";
 import { deleteDocumentJob } from "./delete-document.job.ts";
 import { embedChunksJob } from "./embed-chunks.job.ts";
 import { ingestDocumentJob } from "./ingest-document.job.ts";
 import type { JobDefinition } from "./job-definition.ts";
 import { optimizeVectorsJob } from "./optimize-vectors.job.ts";
+import { pruneBackupsJob } from "./prune-backups.job.ts";
 import { reembedCollectionJob } from "./reembed-collection.job.ts";
+import { restoreBackupJob } from "./restore-backup.job.ts";
+import { scheduleBackupJob } from "./schedule-backup.job.ts";
 
 const definitions = {
   ingest_document: ingestDocumentJob,
@@ -15,6 +19,10 @@ const definitions = {
   reembed_collection: reembedCollectionJob,
   embed_chunks: embedChunksJob,
   optimize_vectors: optimizeVectorsJob,
+  create_backup: createBackupJob,
+  restore_backup: restoreBackupJob,
+  schedule_backup: scheduleBackupJob,
+  prune_backups: pruneBackupsJob,
 };
 
 export type JobName = keyof typeof definitions;
@@ -34,6 +42,8 @@ export const JOB_NAMES = Object.keys(jobCatalog) as JobName[];
 
 /** Job types a tenant sees in `/v1/jobs`. */
 export const PUBLIC_JOB_NAMES = JOB_NAMES.filter((n) => jobCatalog[n].visibility === "tenant");
+/** Job types with a durable row (a tenant's or the operator's). */
+export const DURABLE_JOB_NAMES = JOB_NAMES.filter((n) => jobCatalog[n].visibility !== "internal");
 
 /** Queues some job type uses: a worker starts a BullMQ Worker for these only. */
 export const QUEUES_IN_USE: ReadonlySet<QueueName> = new Set(JOB_NAMES.map((n) => jobCatalog[n].queue));

@@ -35,8 +35,9 @@ export const ingestDocumentJob = defineJob({
     // only ready chunks and would switch away from what this run writes).
     const collection = await tx.collections.lockForUpload(data.collection_id);
     if (collection === "gone") throw new AppError("JOB_NOT_RETRYABLE", "the document's collection was deleted", { httpStatus: 409 });
-    if (collection === "reembedding") {
-      throw new AppError("COLLECTION_BUSY", "the collection is being re-embedded; retry when its re-embed job has ended", { httpStatus: 409, retryAfter: 30 });
+    if (collection === "reembedding" || collection === "restoring") {
+      const what = collection === "reembedding" ? "re-embedded; retry when its re-embed job has ended" : "restored from a backup; retry when the restore job has ended";
+      throw new AppError("COLLECTION_BUSY", `the collection is being ${what}`, { httpStatus: 409, retryAfter: 30 });
     }
     if (!(await tx.documents.requeue(data.document_id))) {
       throw new AppError("JOB_NOT_RETRYABLE", "the document was deleted, or its uploaded bytes are gone; upload it again", { httpStatus: 409 });

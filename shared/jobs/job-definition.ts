@@ -31,10 +31,11 @@ export interface JobDefinition<N extends string = string, S extends z.ZodType = 
   /** BullMQ options (attempts, backoff, retention); the BullMQ job id is always Quarry's own. */
   options(defaults: JobDefaults): Omit<JobsOptions, "jobId">;
   /**
-   * `tenant`: a durable row in `jobs` that its tenant reads at `/v1/jobs`. `internal`: no row —
-   * scheduled maintenance, or a batch that reports to the durable job named by `owner`.
+   * `tenant`: a durable row in `jobs` that its tenant reads at `/v1/jobs`. `ops`: a durable row of
+   * the operator (tenant `@ops`, read with `ADMIN_TOKEN`). `internal`: no row — scheduled
+   * maintenance, or a batch that reports to the durable job named by `owner`.
    */
-  visibility: "tenant" | "internal";
+  visibility: "tenant" | "ops" | "internal";
   /** The durable job an internal job works for: its failure fails that job, its cancel stops this one. */
   owner?(data: z.output<S>): string;
   /** When `POST /v1/jobs/:id/cancel` may stop it: never, only before it starts, or also while it runs. */

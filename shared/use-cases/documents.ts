@@ -27,6 +27,13 @@ const busyReembedding = () =>
     retryAfter: 30,
   });
 
+/** While a restore replaces the collection's records and vectors, nothing else changes them. */
+export const busyRestoring = (what = "upload") =>
+  new AppError("COLLECTION_BUSY", `the collection is being restored from a backup; ${what} again when the restore job has ended`, {
+    httpStatus: 409,
+    retryAfter: 30,
+  });
+
 export type AcceptResult = { created: true; document: DocumentRow; job: JobRow } | { created: false; document: DocumentRow; job: JobRow | undefined };
 
 /**
@@ -37,6 +44,7 @@ export type AcceptResult = { created: true; document: DocumentRow; job: JobRow }
 export async function acceptDocument(deps: Deps, tenantId: string, collectionId: string, input: DocumentInput): Promise<AcceptResult> {
   const collection = await getCollection(deps, tenantId, collectionId);
   if (collection.reembed_job_id) throw busyReembedding();
+  if (collection.restore_job_id) throw busyRestoring();
   assertSupportedType(input.mimeType);
   const sha256 = createHash("sha256").update(input.content).digest("hex");
   const existing = await deps.documents.findBySha(tenantId, collectionId, sha256);
@@ -48,6 +56,7 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
     const state = await tx.collections.lockForUpload(collectionId);
     if (state === "gone") throw notFound("collection");
     if (state === "reembedding") throw busyReembedding();
+    if (state === "restoring") throw busyRestoring();
     const document = await tx.documents.insertWithSource(
       {
         id: documentId,
@@ -182,7 +191,9 @@ export async function finalizeDocument(
 export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
   const job = await acceptWork(deps, async (tx) => {
     const document = await tx.documents.get(tenantId, id);
-    if (!document || !(await tx.documents.markDeleting(tenantId, id))) throw notFound("document");
+    if (!document) throw notFound("document");
+    if ((await tx.collections.lockForUpload(document.collection_id)) === "restoring") throw busyRestoring("delete it");
+    if (!(await tx.documents.markDeleting(tenantId, id))) throw notFound("document");
     return recordJob(deps, tx, {
       name: "delete_document",
       tenantId,

@@ -4,6 +4,7 @@ import type { JobRow } from "../db/jobs.repository.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import type { JobPayload } from "../jobs/index.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
+import { busyRestoring } from "./documents.ts";
 import { acceptWork, recordJob } from "./jobs.ts";
 
 type ReembedPayload = { tenant_id: string; collection_id: string; embedding: EmbeddingSpec };
@@ -21,6 +22,7 @@ export async function requestReembed(deps: Deps, tenantId: string, collectionId:
     const collection = await tx.collections.get(tenantId, collectionId);
     if (!collection) throw notFound("collection");
     if (collection.reembed_job_id) throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });
+    if (collection.restore_job_id) throw busyRestoring("re-embed it");
     if (await tx.outbox.pendingFor(collectionId, "reembed_collection")) {
       // The cleanup of an earlier re-embed's generation has not run yet; it would drop this one's.
       throw new AppError("COLLECTION_BUSY", "an earlier re-embed of this collection is still being cleaned up; try again in a few seconds", {

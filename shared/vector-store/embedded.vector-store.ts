@@ -1,9 +1,10 @@
 import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
-import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from "apache-arrow";
+import { Field, FixedSizeList, Float32, Int32, Schema, Table as ArrowTable, Utf8 } from "apache-arrow";
+import { pointId } from "../use-cases/point-id.ts";
 import { matchesFilter } from "./filter.ts";
-import type { CollectionRef, ScoredPoint, SearchOptions, VectorPoint, VectorStore } from "./vector-store.ts";
+import type { CollectionRef, ScoredPoint, SearchOptions, VectorPoint, VectorSnapshot, VectorStore } from "./vector-store.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,6 +24,32 @@ function assertUuid(value: string, what: string): string {
 const PRIMARY_KEY = "lance-schema:unenforced-primary-key";
 const keyField = (name: string) => new Field(name, new Utf8(), false, new Map([[`${PRIMARY_KEY}:position`, "1"]]));
 const KEYS = { points: "id", docs: "document_id" } as const;
+/** The tables of a snapshot directory, whatever collection and generation it was taken of. */
+const SNAPSHOT_TABLES = { points: "points", docs: "docs" } as const;
+
+/** Rows of `data` whose document is one of `ids`. */
+async function countOf(data: ArrowTable, ids: string[]): Promise<number> {
+  const doomed = new Set(ids);
+  const column = data.getChild("document_id");
+  let n = 0;
+  for (let i = 0; i < data.numRows; i++) if (doomed.has(String(column?.get(i)))) n++;
+  return n;
+}
+
+/** The rows of a snapshot table with their documents renamed (and, for points, their ids re-derived). */
+function renamed(data: ArrowTable, documentIds: ReadonlyMap<string, string>, points: boolean): Array<Record<string, unknown>> {
+  return data.toArray().map((row: { toJSON(): Record<string, unknown> }) => {
+    const plain = row.toJSON();
+    const documentId = documentIds.get(String(plain.document_id));
+    if (!documentId) throw new Error(`the snapshot holds document ${String(plain.document_id)}, which the restore does not map`);
+    const out: Record<string, unknown> = { ...plain, document_id: documentId };
+    if (points) {
+      out.id = pointId(documentId, Number(plain.chunk_index));
+      out.vector = Array.from(plain.vector as Iterable<number>);
+    }
+    return out;
+  });
+}
 
 /**
  * The default vector store: LanceDB tables on local disk under `DATA_DIR/vectors`, no server
@@ -317,43 +344,85 @@ export class EmbeddedVectorStore implements VectorStore {
     if (batch.length > 0) yield batch;
   }
 
-  async snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }> {
+  /**
+   * Copies the generation's two tables, each read at one version, into a LanceDB database in
+   * `dir` as tables `points` and `docs`. With `documents`, the rows of other documents (those
+   * still being ingested) are deleted from the copy.
+   */
+  async snapshot(ref: CollectionRef, dir: string, options: { documents?: ReadonlySet<string> } = {}): Promise<VectorSnapshot> {
+    return this.fresh(ref, () => this.snapshotNow(ref, dir, options.documents));
+  }
+
+  private async snapshotNow(ref: CollectionRef, dir: string, wanted?: ReadonlySet<string>): Promise<VectorSnapshot> {
     const names = this.names(ref);
     const target = await lancedb.connect(dir);
     try {
+      const documents = new Map<string, number>();
       let points = 0;
-      for (const name of [names.points, names.docs]) {
+      for (const [name, as] of [[names.points, SNAPSHOT_TABLES.points], [names.docs, SNAPSHOT_TABLES.docs]] as const) {
         const table = await this.open(name);
-        if (!table) continue;
+        if (!table) throw new Error(`collection ${ref.collectionId} generation ${ref.version ?? 0} has no table ${name}`);
         // One read at one table version: a consistent copy even while workers write.
         const data = await table.query().toArrow();
-        if (name === names.points) points = data.numRows;
-        if (data.numRows > 0) await target.createTable(name, data, { mode: "overwrite" });
-        else await target.createEmptyTable(name, data.schema, { mode: "overwrite" });
+        const copy = data.numRows > 0 ? await target.createTable(as, data, { mode: "overwrite" }) : await target.createEmptyTable(as, data.schema, { mode: "overwrite" });
+        const ids = data.getChild("document_id");
+        const extra = new Set<string>();
+        for (let i = 0; i < data.numRows; i++) {
+          const id = String(ids?.get(i));
+          if (wanted && !wanted.has(id)) extra.add(id);
+          else if (as === SNAPSHOT_TABLES.points) documents.set(id, (documents.get(id) ?? 0) + 1);
+        }
+        const doomed = [...extra];
+        for (let i = 0; i < doomed.length; i += 500) await copy.delete(`document_id IN (${doomed.slice(i, i + 500).map(sqlString).join(", ")})`);
+        if (as === SNAPSHOT_TABLES.points) points = data.numRows - (doomed.length > 0 ? await countOf(data, doomed) : 0);
+        copy.close();
       }
-      return { points };
+      return { points, documents };
     } finally {
       target.close();
     }
   }
 
-  async restore(ref: CollectionRef, dir: string): Promise<void> {
+  /**
+   * Replaces the generation's tables with the snapshot's. With `documentIds`, rows are rewritten
+   * first: new document ids, and point ids derived from them.
+   */
+  async restore(ref: CollectionRef, dir: string, options: { documentIds?: ReadonlyMap<string, string> } = {}): Promise<void> {
     const names = this.names(ref);
     const source = await lancedb.connect(dir);
     const db = await this.db();
     try {
-      for (const name of [names.points, names.docs]) {
-        const table = await source.openTable(name).catch(() => undefined);
-        if (!table) throw new Error(`snapshot in ${dir} has no table ${name}`);
-        const data = await table.query().toArrow();
-        this.tables.delete(name);
-        this.keyed.delete(name);
-        if (data.numRows > 0) await db.createTable(name, data, { mode: "overwrite" });
-        else await db.createEmptyTable(name, data.schema, { mode: "overwrite" });
+      for (const [as, name] of [[SNAPSHOT_TABLES.points, names.points], [SNAPSHOT_TABLES.docs, names.docs]] as const) {
+        const table = await source.openTable(as).catch(() => undefined);
+        if (!table) throw new Error(`the snapshot in ${dir} has no table ${as}`);
+        let data: ArrowTable | Array<Record<string, unknown>> = await table.query().toArrow();
+        const schema = data.schema;
+        table.close();
+        if (options.documentIds && data.numRows > 0) data = renamed(data, options.documentIds, as === SNAPSHOT_TABLES.points);
+        this.forget([name]);
+        const empty = data instanceof ArrowTable ? data.numRows === 0 : data.length === 0;
+        const written = empty ? await db.createEmptyTable(name, schema, { mode: "overwrite" }) : await db.createTable(name, data, { mode: "overwrite", schema });
+        written.close();
       }
     } finally {
       source.close();
     }
+  }
+
+  async documentCounts(ref: CollectionRef): Promise<Map<string, number>> {
+    return this.fresh(ref, async () => {
+      const counts = new Map<string, number>();
+      const table = await this.open(this.names(ref).points);
+      if (!table) return counts;
+      for await (const batch of table.query().where(`tenant_id = ${sqlString(ref.tenantId)}`).select(["document_id"])) {
+        const ids = batch.getChild("document_id");
+        for (let i = 0; i < batch.numRows; i++) {
+          const id = String(ids?.get(i));
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+      }
+      return counts;
+    });
   }
 
   /**

@@ -26,6 +26,14 @@ export interface ScoredPoint {
   score: number;
 }
 
+/** What `snapshot` wrote. */
+export interface VectorSnapshot {
+  /** Points in the snapshot. */
+  points: number;
+  /** Points per document (see `VectorStore.snapshot`). */
+  documents: Map<string, number>;
+}
+
 export interface SearchOptions {
   topK: number;
   filter?: Filter;
@@ -56,12 +64,27 @@ export interface VectorStore {
   /** Every point of a generation, in batches (vectors and metadata included): for copying between stores. */
   scan(ref: CollectionRef, batchSize?: number): AsyncIterable<VectorPoint[]>;
   /**
-   * Writes a consistent copy of one generation's points (vectors, ids, payloads) into `dir`, for
-   * backups. Returns how many points it holds.
+   * Writes a consistent copy of one generation's points (vectors, ids, payloads) into the empty
+   * directory `dir`, for backups. Every file it leaves there belongs to the snapshot; the names
+   * do not depend on `ref`, so `restore` can load it into any generation or collection.
+   *
+   * `documents` narrows what the caller needs: the embedded store writes only their points; Qdrant
+   * snapshots a whole collection, so its file may hold other points too (a restore removes them).
+   * The answer's `documents` counts points per document for the documents asked for (all when
+   * none were asked for) as they are in the snapshot — Qdrant reads them from the live collection
+   * after the snapshot completed, which proves the same thing for points that are only ever
+   * removed, never re-added (the points of a ready document).
    */
-  snapshot(ref: CollectionRef, dir: string): Promise<{ points: number }>;
-  /** Replaces the generation's points with those of a snapshot written by `snapshot(ref, dir)`. */
-  restore(ref: CollectionRef, dir: string): Promise<void>;
+  snapshot(ref: CollectionRef, dir: string, options?: { documents?: ReadonlySet<string> }): Promise<VectorSnapshot>;
+  /**
+   * Loads a snapshot written by `snapshot` (of any generation or collection) into generation
+   * `ref`, replacing whatever it held. `documentIds` renames documents (old id → new id) and
+   * gives their points the ids `pointId(new document id, chunk index)`: a restore beside the
+   * original, whose documents get new ids.
+   */
+  restore(ref: CollectionRef, dir: string, options?: { documentIds?: ReadonlyMap<string, string> }): Promise<void>;
+  /** Points per document in a generation (documents without points are absent). */
+  documentCounts(ref: CollectionRef): Promise<Map<string, number>>;
   /** Maintenance, cheap to call often: compacts storage and builds or updates indexes. Answers do not change. */
   optimize(ref: CollectionRef): Promise<void>;
   /** Throws when the store cannot be reached (used by `/ready`). */

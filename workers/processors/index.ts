@@ -1,5 +1,6 @@
 import type { JobName } from "../../shared/jobs/index.ts";
 import type { Processor } from "../processor.ts";
+import { createBackupProcessor, pruneBackupsProcessor, restoreBackupProcessor, scheduleBackupProcessor } from "./backup.processors.ts";
 import { deleteCollectionProcessor } from "./delete-collection.processor.ts";
 import { deleteDocumentProcessor } from "./delete-document.processor.ts";
 import { embedChunksProcessor } from "./embed-chunks.processor.ts";
@@ -15,4 +16,8 @@ export const processors = {
   reembed_collection: reembedCollectionProcessor,
   embed_chunks: embedChunksProcessor,
   optimize_vectors: optimizeVectorsProcessor,
+  create_backup: createBackupProcessor,
+  restore_backup: restoreBackupProcessor,
+  schedule_backup: scheduleBackupProcessor,
+  prune_backups: pruneBackupsProcessor,
 } satisfies { [N in JobName]: Processor<N> };

@@ -1,0 +1,46 @@
+import type { JobError } from "../db/jobs.repository.ts";
+import type { Deps } from "../deps.ts";
+import { safeUrl } from "../logging/logger.ts";
+
+const ALERT_TIMEOUT_MS = 10_000;
+
+export interface BackupFailure {
+  backupId: string;
+  jobId: string;
+  trigger: "scheduled" | "manual";
+  status: "failed" | "cancelled" | "succeeded";
+  error: JobError | null;
+}
+
+/**
+ * A backup did not complete: an operator's alarm. Logged at `error` with the backup's health
+ * (last success, failures since), and posted as JSON to `ALERT_WEBHOOK_URL` when it is set. Called
+ * from the outbox, so a webhook that fails (non-2xx, timeout) is tried again with backoff.
+ */
+export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backups">, failure: BackupFailure): Promise<void> {
+  const health = await deps.backups.health();
+  const alert = {
+    event: "backup.failed",
+    backup_id: failure.backupId,
+    job_id: failure.jobId,
+    trigger: failure.trigger,
+    status: failure.status,
+    error: failure.error,
+    last_success_at: health.lastSuccessAt?.toISOString() ?? null,
+    failures_since_last_success: health.failuresSinceSuccess,
+    at: new Date().toISOString(),
+  };
+  deps.logger.error({ alert }, "backup failed");
+  const url = deps.config.ALERT_WEBHOOK_URL;
+  if (!url) return;
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "user-agent": "quarry-alerts" },
+    body: JSON.stringify(alert),
+    redirect: "error",
+    signal: AbortSignal.timeout(ALERT_TIMEOUT_MS),
+  });
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`the alert webhook ${safeUrl(url)} answered ${res.status}`);
+  deps.logger.info({ backupId: failure.backupId, webhook: safeUrl(url) }, "backup failure alert delivered");
+}

@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { backupFailed } from "../backup/backup-alerts.ts";
+import { defineJob } from "./job-definition.ts";
+
+/** A backup of every active collection (or of some): an operator's job, read with ADMIN_TOKEN. */
+export const createBackupJob = defineJob({
+  name: "create_backup",
+  schema: z.object({
+    backup_id: z.string().min(1),
+    trigger: z.enum(["scheduled", "manual"]),
+    collection_ids: z.array(z.uuid()).optional(),
+    /** When the backup was asked for (its manifest's `createdAt`, which retention reads). */
+    created_at: z.iso.datetime(),
+  }),
+  queue: "backup",
+  options: () => ({
+    attempts: 3,
+    backoff: { type: "quarry", delay: 30_000 },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  }),
+  visibility: "ops",
+  cancel: "running",
+  // A failed backup is not run again: the next one (scheduled, or POST /v1/backups) is a new backup.
+  retry: false,
+  async onEnd(tx, { status, data, job, error }) {
+    const result = job.result as { size_bytes?: number; checksum?: string; collections?: [] } | null;
+    await tx.backups.finish(data.backup_id, {
+      status: status === "succeeded" ? "succeeded" : "failed",
+      sizeBytes: result?.size_bytes,
+      checksum: result?.checksum,
+      collections: result?.collections,
+      error: status === "succeeded" ? null : (error ?? { code: "CANCELLED", message: "the backup was cancelled" }),
+    });
+  },
+  async afterEnd(deps, { status, data, job, error }) {
+    if (status === "succeeded") {
+      // Retention runs after each backup; one pruning per backup however often this is delivered.
+      await deps.producer.enqueue("prune_backups", `prune-${data.backup_id}`, {});
+      return;
+    }
+    await deps.backupStorage.delete(data.backup_id); // its unpublished files
+    await backupFailed(deps, { backupId: data.backup_id, jobId: job.id, trigger: data.trigger, status, error });
+  },
+});
