@@ -6,6 +6,7 @@ import type { Deps } from "../shared/deps.ts";
 import { requireApiKey } from "./middleware/auth.ts";
 import { errorHandler, notFoundHandler } from "./middleware/errors.ts";
 import { jsonBody } from "./middleware/json-body.ts";
+import { backupsRoutes } from "./routes/backups.routes.ts";
 import { chatRoutes } from "./routes/chat.routes.ts";
 import { collectionsRoutes } from "./routes/collections.routes.ts";
 import { docsRoutes } from "./routes/docs.routes.ts";
@@ -43,7 +44,9 @@ export function createApp(deps: Deps): Express {
   }
   app.use(healthRoutes(deps));
   app.use(docsRoutes());
-  app.use("/v1", requireApiKey(deps.config.API_KEYS));
+  // The ops routes take ADMIN_TOKEN, not an API key.
+  app.use(backupsRoutes(deps));
+  app.use("/v1", requireApiKey(deps.config.API_KEYS, deps.config.ADMIN_TOKEN));
   app.use(
     "/v1",
     jsonBody({

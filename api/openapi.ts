@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { backup, backupAccepted, backupCollection, backupList } from "../shared/http-schemas/backup.schema.ts";
 import { chatAnswer, chatDeltaEvent, chatMessage, chatSession, chatSource, chatSourcesEvent, chatUsage } from "../shared/http-schemas/chat.schema.ts";
 import { collection, embeddingSpec } from "../shared/http-schemas/collection.schema.ts";
 import { failure, page } from "../shared/http-schemas/common.schema.ts";
@@ -9,6 +10,7 @@ import { health, readiness } from "../shared/http-schemas/health.schema.ts";
 import { job, jobAccepted, jobStreamTimeout } from "../shared/http-schemas/job.schema.ts";
 import { searchHit, searchResults } from "../shared/http-schemas/search.schema.ts";
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
+import { createBackupBody, restoreBody } from "./routes/backups.routes.ts";
 import { chatBody } from "./routes/chat.routes.ts";
 import { createBody, reembedBody } from "./routes/collections.routes.ts";
 import { documentFields, listDocumentsQuery, textBody } from "./routes/documents.routes.ts";
@@ -53,6 +55,10 @@ const components = {
   Embeddings: embeddingsResponse,
   Health: health,
   Readiness: readiness,
+  BackupCollection: backupCollection,
+  Backup: backup,
+  BackupList: backupList,
+  BackupAccepted: backupAccepted,
 } satisfies Record<string, z.ZodType>;
 type Component = keyof typeof components;
 
@@ -90,6 +96,8 @@ const jsonBody = (schema: z.ZodType) => ({ required: true, content: { "applicati
 const notJson = { "415": error("The body is not UTF-8 JSON (UNSUPPORTED_MEDIA_TYPE)") };
 
 const unauthorized = { "401": error("Missing or unknown API key") };
+const adminErrors = { "401": error("Missing or wrong admin token"), "403": error("ADMIN_TOKEN is not set: the ops routes are off (ADMIN_DISABLED)") };
+const backupId = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$" }, description: "backup id" };
 const invalid = { "400": error("Invalid request (VALIDATION_ERROR with details, INVALID_JSON)") };
 const notFound = (what: string) => ({ "404": error(`No such ${what}, or another tenant's`) });
 const queueDown = { "503": busy("The queue is unreachable (QUEUE_UNAVAILABLE); nothing was accepted") };
@@ -127,8 +135,14 @@ function buildDocument(): Json {
       description: "Queue-driven document ingestion, search and RAG chat. Async work answers 202 with a job to poll. See docs/api.md.",
     },
     security: [{ bearer: [] }],
-    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Health"].map((name) => ({ name })),
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS" } }, schemas: componentSchemas() },
+    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Backups", "Health"].map((name) => ({ name })),
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS (or, on /v1/jobs, the ADMIN_TOKEN for the operator's jobs)" },
+        admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (browsers: Basic with user admin)" },
+      },
+      schemas: componentSchemas(),
+    },
     paths: {
       "/v1/collections": {
         post: operation(
@@ -305,6 +319,38 @@ function buildDocument(): Json {
           "409": error("The job is not failed, or cannot be retried (JOB_NOT_RETRYABLE)"),
           ...queueDown,
         }),
+      },
+      "/v1/backups": {
+        post: operation(
+          "createBackup",
+          "Backups",
+          "Take a backup now (every active collection, or some)",
+          { "202": json("BackupAccepted", "Accepted: the backup job is queued; poll it at /v1/jobs/<id> with the admin token", location("/v1/jobs/<id>")), ...adminErrors, ...invalid, ...notJson, "404": error("A collection named is not active (COLLECTION_NOT_FOUND)"), ...queueDown },
+          { security: [{ admin: [] }], requestBody: { ...jsonBody(createBackupBody), required: false } },
+        ),
+        get: operation("listBackups", "Backups", "List backups, newest first: published ones from storage, running and failed ones from Postgres", { "200": json("BackupList"), ...adminErrors }, { security: [{ admin: [] }] }),
+      },
+      "/v1/backups/{id}": {
+        parameters: [backupId],
+        get: operation("getBackup", "Backups", "Get a backup", { "200": json("Backup"), ...adminErrors, "404": error("No such backup (BACKUP_NOT_FOUND)") }, { security: [{ admin: [] }] }),
+      },
+      "/v1/backups/{id}/restore": {
+        parameters: [backupId],
+        post: operation(
+          "restoreBackup",
+          "Backups",
+          "Restore collections from a backup, in place (the default) or beside the live ones (as_new_collection)",
+          {
+            "202": accepted("JobAccepted"),
+            ...adminErrors,
+            ...invalid,
+            ...notJson,
+            "404": error("No such backup (BACKUP_NOT_FOUND)"),
+            "422": error("The backup cannot be restored here: BACKUP_INVALID, COLLECTION_NOT_IN_BACKUP, RESTORE_STORE_MISMATCH"),
+            ...queueDown,
+          },
+          { security: [{ admin: [] }], requestBody: { ...jsonBody(restoreBody), required: false } },
+        ),
       },
       "/health": { get: operation("getHealth", "Health", "Liveness", { "200": json("Health") }, { security: [] }) },
       "/ready": {

@@ -1,5 +1,4 @@
-import { createWriteStream } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { BackupFileEntry, BackupStorage } from "../backup-storage/backup-storage.ts";
@@ -91,8 +90,11 @@ async function selectCollections(deps: BackupDeps, ids?: string[]): Promise<Coll
 async function backupCollection(deps: BackupDeps, collection: CollectionRow, dir: string): Promise<Omit<BackupCollection, "records" | "vectors"> & { vectors: string | null } | undefined> {
   for (let attempt = 1; ; attempt++) {
     await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
     const vectorsDir = path.join(dir, "vectors");
-    const records = await exportCollectionRecords(deps.db, collection.id, createWriteStream(path.join(dir, "records.ndjson.gz"), { flush: true })).catch(
+    // Opened before the export starts, so an error opening it is this call's, not an unheard event.
+    const file = await open(path.join(dir, "records.ndjson.gz"), "w");
+    const records = await exportCollectionRecords(deps.db, collection.id, file.createWriteStream({ flush: true })).catch(
       async (err: unknown) => {
         if ((err as { code?: string }).code === "NOT_FOUND") return undefined;
         throw err;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PUBLIC_JOB_NAMES } from "../jobs/index.ts";
+import { DURABLE_JOB_NAMES } from "../jobs/index.ts";
 import { failure, timestamp, uuid } from "./common.schema.ts";
 
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
@@ -7,7 +7,7 @@ export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancel
 /** The durable job record. `result` once it succeeded, `error` when it failed (or between retries). */
 export const job = z.object({
   id: uuid,
-  type: z.enum(PUBLIC_JOB_NAMES as [string, ...string[]]),
+  type: z.enum(DURABLE_JOB_NAMES as [string, ...string[]]),
   status: z.enum(JOB_STATUSES),
   progress: z.int().min(0).max(100),
   attempts: z.int().min(0),

@@ -29,7 +29,11 @@ interface Answer {
 /** Served by the app but not described, on purpose: the description itself and its viewer. */
 const UNDESCRIBED = ["GET /openapi.json", "GET /docs"];
 /** Middleware mounted at a path (not a route): what each one is, so a new one must be looked at. */
-const MOUNTS = { "/v1": "the API key check and the JSON body parser", "/docs/assets": "Swagger UI's static files" };
+const MOUNTS = {
+  "/v1": "the API key check and the JSON body parser",
+  "/docs/assets": "Swagger UI's static files",
+  "/v1/backups": "the admin token check and the JSON body parser",
+};
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -127,7 +131,7 @@ let open: ApiClient;
 
 beforeAll(async () => {
   // A small MAX_FILE_SIZE so that 413 costs a 250 kB request, not 10 MB.
-  stack = await startTestStack({ workers: true, env: { MAX_FILE_SIZE: "200000" } });
+  stack = await startTestStack({ workers: true, env: { MAX_FILE_SIZE: "200000", ADMIN_TOKEN: ADMIN } });
   // Redis on a port where nothing listens: readiness and enqueueing answer 503.
   offline = await startTestStack({ env: { REDIS_URL: "redis://127.0.0.1:1" } });
   acme = apiClient(stack.url, TEST_KEYS.acme);
@@ -140,6 +144,7 @@ afterAll(async () => {
   await Promise.all([stack?.stop(), offline?.stop()]);
 });
 
+const ADMIN = "contract-admin-token";
 const ENDED = ["succeeded", "failed", "cancelled"];
 const jobEnds = (jobId: string) =>
   waitFor(async () => {
@@ -304,6 +309,36 @@ describe("answers match the document", () => {
     const succeeded = api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?status=succeeded&limit=1")).body.data[0].id;
     expect(api.check("POST", "/v1/jobs/{id}/retry", await acme.post(`/v1/jobs/${succeeded}/retry`)).status).toBe(409);
     expect(api.check("POST", "/v1/jobs/{id}/retry", await acme.post(`/v1/jobs/${randomUUID()}/retry`)).status).toBe(404);
+  });
+
+  it("backups and restores (admin token)", async () => {
+    const admin = apiClient(stack.url, ADMIN);
+    const adminJobEnds = (jobId: string) =>
+      waitFor(async () => {
+        const res = api.check("GET", "/v1/jobs/{id}", await admin.get(`/v1/jobs/${jobId}`));
+        return ENDED.includes(res.body.status) ? res.body : undefined;
+      }, 30_000, `job ${jobId} to end`);
+    expect(api.check("GET", "/v1/backups", await acme.get("/v1/backups")).status).toBe(401);
+    expect(api.check("GET", "/v1/backups", await apiClient(offline.url, ADMIN).get("/v1/backups")).status).toBe(403);
+    expect(api.check("POST", "/v1/backups", await admin.post("/v1/backups", { collection_ids: ["nope"] })).status).toBe(400);
+    expect(api.check("POST", "/v1/backups", await admin.post("/v1/backups", { collection_ids: [randomUUID()] })).status).toBe(404);
+    const taken = api.check("POST", "/v1/backups", await admin.post("/v1/backups", { collection_ids: [state.collection] }));
+    expect(taken.status).toBe(202);
+    expect(taken.body.backup).toMatchObject({ trigger: "manual", status: "running" });
+    expect(await adminJobEnds(taken.body.job.id)).toMatchObject({ type: "create_backup", status: "succeeded" });
+    const id = taken.body.backup.id;
+    const one = api.check("GET", "/v1/backups/{id}", await admin.get(`/v1/backups/${id}`));
+    expect(one.body).toMatchObject({ id, status: "succeeded", retention_class: expect.any(String), collections: [{ id: state.collection }] });
+    expect(api.check("GET", "/v1/backups", await admin.get("/v1/backups")).body.data.map((b: Json) => b.id)).toContain(id);
+    expect(api.check("GET", "/v1/backups/{id}", await admin.get("/v1/backups/..%2Fetc")).status).toBe(404);
+    expect(api.check("POST", "/v1/backups/{id}/restore", await admin.post(`/v1/backups/${id}/restore`, { collection_ids: [randomUUID()] })).status).toBe(422);
+    expect(api.check("POST", "/v1/backups/{id}/restore", await admin.post(`/v1/backups/nope-${id}/restore`, {})).status).toBe(404);
+    const restore = api.check("POST", "/v1/backups/{id}/restore", await admin.post(`/v1/backups/${id}/restore`, { as_new_collection: true }));
+    expect(restore.status).toBe(202);
+    expect(await adminJobEnds(restore.body.job.id)).toMatchObject({ type: "restore_backup", status: "succeeded" });
+    // A tenant's key never sees the operator's jobs; the admin token opens no tenant route.
+    expect(api.check("GET", "/v1/jobs/{id}", await acme.get(`/v1/jobs/${restore.body.job.id}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/collections", await admin.get("/v1/collections")).status).toBe(403);
   });
 
   it("deletions", async () => {
