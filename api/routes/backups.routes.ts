@@ -4,7 +4,7 @@ import { isBackupId } from "../../shared/backup-storage/backup-storage.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
-import { getBackup, listBackups, requestBackup, requestRestore } from "../../shared/use-cases/backups.ts";
+import { getBackup, listBackups, presentBackupRow, requestBackup, requestRestore } from "../../shared/use-cases/backups.ts";
 import { requireAdmin } from "../middleware/admin-auth.ts";
 import { jsonBody } from "../middleware/json-body.ts";
 import { validate } from "../middleware/validate.ts";
@@ -36,8 +36,7 @@ export function backupsRoutes(deps: Deps): Router {
   router.post("/v1/backups", async (req, res) => {
     const body = validate(createBackupBody, req.body ?? {});
     const { backup, job } = await requestBackup(deps, { trigger: "manual", collectionIds: body.collection_ids?.map((id) => id.toLowerCase()) });
-    const view = (await listBackups(deps)).find((b) => b.id === backup.id)!;
-    res.status(202).location(`/v1/jobs/${job!.id}`).json({ backup: view, job: presentJob(job!) });
+    res.status(202).location(`/v1/jobs/${job!.id}`).json({ backup: presentBackupRow(backup), job: presentJob(job!) });
   });
 
   router.get("/v1/backups", async (_req, res) => {

@@ -6,6 +6,7 @@ import { OPS_TENANT } from "../config/env.ts";
 import type { BackupCollectionSummary, BackupRow } from "../db/backups.repository.ts";
 import type { JobError, JobRow } from "../db/jobs.repository.ts";
 import type { Deps } from "../deps.ts";
+import { isBackupStorageError } from "../backup-storage/backup-storage.ts";
 import { AppError } from "../errors/app-error.ts";
 import { acceptWork, recordJob } from "./jobs.ts";
 
@@ -66,23 +67,9 @@ export async function requestBackup(
  * one in storage (also those taken by another installation, or before Postgres was lost). Newest first.
  */
 export async function listBackups(deps: Deps): Promise<BackupView[]> {
-  const [rows, stored] = await Promise.all([deps.backups.list(), deps.backupStorage.list()]);
+  const [rows, stored] = await Promise.all([deps.backups.list(), deps.backupStorage.list().catch(storageFault)]);
   const views = new Map<string, BackupView>();
-  for (const row of rows) {
-    views.set(row.id, {
-      id: row.id,
-      trigger: row.trigger,
-      status: row.status,
-      created_at: row.created_at.toISOString(),
-      finished_at: row.finished_at?.toISOString() ?? null,
-      size_bytes: row.size_bytes,
-      collections: row.collections ?? [],
-      checksum: row.checksum,
-      retention_class: null,
-      job_id: row.job_id,
-      ...(row.error ? { error: row.error } : {}),
-    });
-  }
+  for (const row of rows) views.set(row.id, presentBackupRow(row));
   for (const { id, manifest } of stored) {
     const parsed = parseQuarryManifest(manifest);
     if (!parsed.ok) continue;
@@ -114,7 +101,34 @@ export async function listBackups(deps: Deps): Promise<BackupView[]> {
   return list.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? 1 : -1));
 }
 
+/** A backup as Postgres knows it (retention is not worked out: see `listBackups`). */
+export function presentBackupRow(row: BackupRow): BackupView {
+  return {
+    id: row.id,
+    trigger: row.trigger,
+    status: row.status,
+    created_at: row.created_at.toISOString(),
+    finished_at: row.finished_at?.toISOString() ?? null,
+    size_bytes: row.size_bytes,
+    collections: row.collections ?? [],
+    checksum: row.checksum,
+    retention_class: null,
+    job_id: row.job_id,
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
+
+/** The backup storage failed to answer a request: 503 when it may work later, 502 when it refused. */
+function storageFault(err: unknown): never {
+  if (!isBackupStorageError(err)) throw err;
+  if (err.retryable) throw new AppError(err.code, err.message, { httpStatus: 503, retryAfter: 30, retryable: true });
+  throw new AppError(err.code, err.message, { httpStatus: 502 });
+}
+
 export async function getBackup(deps: Deps, id: string): Promise<BackupView> {
+  // Running and failed backups are Postgres's alone: no need to ask storage (which may be what failed).
+  const row = await deps.backups.get(id);
+  if (row && row.status !== "succeeded") return presentBackupRow(row);
   const found = (await listBackups(deps)).find((b) => b.id === id);
   if (!found) throw new AppError("BACKUP_NOT_FOUND", `backup ${id} not found`, { httpStatus: 404 });
   return found;
@@ -124,7 +138,7 @@ export async function getBackup(deps: Deps, id: string): Promise<BackupView> {
 export async function requestRestore(deps: Deps, backupId: string, input: { collectionIds?: string[]; asNewCollection: boolean }): Promise<JobRow> {
   const manifest = await readBackupManifest(deps.backupStorage, backupId).catch((err: unknown) => {
     if (err instanceof AppError && err.code !== "BACKUP_NOT_FOUND") throw new AppError(err.code, err.message, { httpStatus: 422 });
-    throw err;
+    return storageFault(err);
   });
   try {
     selectBackupCollections(manifest, input.collectionIds);

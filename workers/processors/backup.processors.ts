@@ -1,8 +1,16 @@
+import { isBackupStorageError } from "../../shared/backup-storage/backup-storage.ts";
 import { manifestChecksum, manifestSize } from "../../shared/backup/backup-manifest.ts";
+import { permanent } from "../../shared/errors/app-error.ts";
 import { restoreBackup } from "../../shared/backup/restore-backup.ts";
 import { takeBackup } from "../../shared/backup/take-backup.ts";
 import { pruneBackups, requestBackup } from "../../shared/use-cases/backups.ts";
 import type { Processor } from "../processor.ts";
+
+/** Storage that refused (a missing bucket, denied access, a full disk) fails the job at once; an outage is retried. */
+const refusedIsFinal = (err: unknown): never => {
+  if (isBackupStorageError(err) && !err.retryable) throw permanent(err.code, err.message);
+  throw err;
+};
 
 export const createBackupProcessor: Processor<"create_backup"> = async (payload, ctx) => {
   // A retried attempt starts over: the files an earlier one stored are replaced.
@@ -13,7 +21,7 @@ export const createBackupProcessor: Processor<"create_backup"> = async (payload,
     createdAt: new Date(payload.created_at),
     checkpoint: ctx.checkpoint,
     progress: ctx.progress,
-  });
+  }).catch(refusedIsFinal);
   return {
     backup_id: payload.backup_id,
     size_bytes: manifestSize(manifest),
@@ -31,7 +39,7 @@ export const restoreBackupProcessor: Processor<"restore_backup"> = async (payloa
     asNewCollection: payload.as_new_collection,
     checkpoint: ctx.checkpoint,
     progress: ctx.progress,
-  });
+  }).catch(refusedIsFinal);
   return { ...result };
 };
 
