@@ -39,7 +39,9 @@ export const createBackupJob = defineJob({
       await deps.producer.enqueue("prune_backups", `prune-${data.backup_id}`, {});
       return;
     }
-    await backupFailed(deps, { backupId: data.backup_id, jobId: job.id, trigger: data.trigger, status, error });
+    // A cancel is an operator's own decision, not an alarm.
+    if (status === "failed") await backupFailed(deps, { backupId: data.backup_id, jobId: job.id, trigger: data.trigger, status, error });
+    else deps.logger.info({ backupId: data.backup_id, jobId: job.id }, "backup cancelled");
     // Its unpublished files; the storage may be what failed, and retention removes leftovers after a day.
     await deps.backupStorage.delete(data.backup_id).catch((err: unknown) => deps.logger.warn({ err, backupId: data.backup_id }, "could not remove a failed backup's files"));
   },

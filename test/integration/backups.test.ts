@@ -2,7 +2,9 @@
  * Backups and restores end to end: an api and a worker as separate processes, driven over HTTP
  * with the admin token, on real Postgres, Redis, disk and an S3-compatible server (s3rver).
  */
+import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
@@ -108,6 +110,19 @@ async function destroy(env: TestEnv, collectionId: string): Promise<void> {
   await store.close();
 }
 
+/** `node scripts/backups.ts <args>` with its stdout and stderr. */
+function spawnQuarryWithArgs(env: Record<string, string>, args: string[]) {
+  const child = spawn(process.execPath, ["scripts/backups.ts", ...args], {
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  return Object.assign(child, { out: () => out });
+}
+
 const files = (dir: string): string[] =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
@@ -191,6 +206,36 @@ describe("a backup", () => {
     expect((await restore(main, backupId, { as_new_collection: true })).error.code).toBe("RESTORE_TARGET_EXISTS");
     expect((await main.acme.delete(`/v1/collections/${restoredAs}`)).status).toBe(202);
   });
+});
+
+describe("restoring by hand", () => {
+  it("npm run backups: lists, verifies and restores with no api or worker running, into an empty database", async () => {
+    const fresh = createTestEnv({ BACKUP_DIR: path.join(main.env.dataDir, "backups"), LOG_LEVEL: "info" });
+    const run = async (...args: string[]) => {
+      const child = spawnQuarryWithArgs(fresh.env, args);
+      const code: number = await new Promise((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+      return { code, out: child.out() };
+    };
+    let stack: Stack | undefined;
+    try {
+      const listed = await run("list");
+      expect(listed.code).toBe(0);
+      expect(listed.out).toContain(backupId);
+      const verified = await run("verify", backupId);
+      expect(verified.code, verified.out).toBe(0);
+      expect(verified.out).toMatch(/\d+ files, 0 bad/);
+      const restored = await run("restore", backupId, "--collections", seeded.collection);
+      expect(restored.code, restored.out).toBe(0);
+      expect(restored.out).toContain(`restored ${seeded.collection} as ${seeded.collection}`);
+      expect((await run("restore", "no-such-backup")).code).toBe(1);
+      expect((await run("frobnicate")).code).toBe(64);
+      stack = await startStack(fresh);
+      expect(await answers(stack, seeded.collection)).toEqual(before);
+    } finally {
+      await stack?.stop();
+      await fresh.cleanup();
+    }
+  }, 120_000);
 });
 
 describe("a damaged backup", () => {
