@@ -10,11 +10,13 @@
  *
  * Exit codes: 0 done, 1 failed (the message says why), 64 wrong usage. See docs/operations.md.
  */
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { manifestChecksum, manifestSize, parseQuarryManifest } from "../shared/backup/backup-manifest.ts";
 import { restoreBackup } from "../shared/backup/restore-backup.ts";
-import { createDeps } from "../shared/deps.ts";
+import { createBackupStorage, createDeps } from "../shared/deps.ts";
+
+/** The hold of a restore run by hand (see below). */
+const CLI_RESTORE_JOB_ID = "00000000-0000-4000-8000-00000000c11e";
 import { configOrExit, processLogger } from "../shared/lifecycle.ts";
 
 const usage = "usage: npm run backups -- list | verify <id> | restore <id> [--collections <id,…>] [--as-new]\n";
@@ -30,32 +32,36 @@ if (!command || !["list", "verify", "restore"].includes(command) || (command !==
 
 const config = configOrExit();
 const logger = processLogger(config, "backups");
-const deps = await createDeps(config, logger);
+// Listing and verifying read the backup storage only: they work without a database (an off-site copy).
+const storage = createBackupStorage(config);
+const deps = command === "restore" ? await createDeps(config, logger) : undefined;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 let code = 0;
 try {
   if (command === "list") {
-    for (const { id, manifest } of await deps.backupStorage.list()) {
+    for (const { id, manifest } of await storage.list()) {
       const parsed = parseQuarryManifest(manifest);
       const what = parsed.ok ? `${parsed.manifest.trigger}, ${parsed.manifest.collections.length} collections, ${parsed.manifest.store.kind} store` : `not a Quarry backup (${parsed.reason})`;
-      out(`${id}  ${manifest.createdAt}  ${manifestSize(manifest)} bytes  ${what}  ${manifestChecksum(manifest)}`);
+      out(`${id}  ${manifest.createdAt}  ${manifestSize(manifest)} bytes  ${what}  ${manifestChecksum(manifest, id)}`);
     }
-    out(`(${deps.backupStorage.location})`);
+    out(`(${storage.location})`);
   } else if (command === "verify") {
-    const manifest = await deps.backupStorage.readManifest(backupId!);
-    if (!manifest) throw new Error(`backup ${backupId} not found (or not complete) in ${deps.backupStorage.location}`);
+    const manifest = await storage.readManifest(backupId!);
+    if (!manifest) throw new Error(`backup ${backupId} not found (or not complete) in ${storage.location}`);
     let bad = 0;
     for (const file of manifest.files) {
-      const check = await deps.backupStorage.verifyFile(backupId!, file.name, file);
+      const check = await storage.verifyFile(backupId!, file.name, file);
       if (!check.ok) bad++;
       out(`${check.ok ? "ok  " : "BAD "} ${file.name}${check.ok ? "" : ` (${check.reason})`}`);
     }
-    out(`${manifest.files.length} files, ${bad} bad; manifest ${manifestChecksum(manifest)}`);
+    out(`${manifest.files.length} files, ${bad} bad; manifest ${manifestChecksum(manifest, backupId!)}`);
     code = bad > 0 ? 1 : 0;
   } else {
-    const jobId = randomUUID();
+    // One id for every restore run by hand: a run that was killed left its hold under this id, and
+    // the next run takes it over (then lets go), instead of finding the collection busy for good.
+    const jobId = CLI_RESTORE_JOB_ID;
     try {
-      const result = await restoreBackup(deps, {
+      const result = await restoreBackup(deps!, {
         jobId,
         backupId: backupId!,
         collectionIds: values.collections?.split(",").map((s) => s.trim()).filter(Boolean),
@@ -65,13 +71,14 @@ try {
       });
       for (const c of result.collections) out(`restored ${c.id} as ${c.restored_as} (${c.name}): ${c.documents} documents, ${c.chunks} chunks, ${c.points} vectors`);
     } finally {
-      await deps.collections.releaseRestore(jobId);
+      await deps!.collections.releaseRestore(jobId);
     }
   }
 } catch (err) {
   process.stderr.write(`quarry backups: ${(err as Error).message}\n`);
   code = 1;
 } finally {
-  await deps.close();
+  await storage.close();
+  await deps?.close();
 }
 process.exit(code);

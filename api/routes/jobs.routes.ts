@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Deps } from "../../shared/deps.ts";
 import { notFound } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
-import { PUBLIC_JOB_NAMES } from "../../shared/jobs/index.ts";
+import { DURABLE_JOB_NAMES } from "../../shared/jobs/index.ts";
 import { cancelJob } from "../../shared/use-cases/cancel-job.ts";
 import { retryJob } from "../../shared/use-cases/retry-job.ts";
 import { streamJobEvents } from "./job-events.ts";
@@ -11,7 +11,7 @@ import { validate } from "../middleware/validate.ts";
 import { idParam, listQuery } from "./params.ts";
 
 export const listJobsQuery = listQuery.extend({
-  type: z.enum(PUBLIC_JOB_NAMES as [string, ...string[]]).optional(),
+  type: z.enum(DURABLE_JOB_NAMES as [string, ...string[]]).optional(),
   status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
 });
 

@@ -165,6 +165,11 @@ export function parseManifest(value: unknown, backupId: string): BackupManifest 
   return parsed.data as BackupManifest;
 }
 
+/** The bytes of `manifest.json` as every adapter writes them (the same manifest always gives the same text). */
+export function manifestText(manifest: BackupManifest, backupId: string): string {
+  return JSON.stringify(parseManifest(manifest, backupId), null, 2);
+}
+
 /** Parses a stored manifest.json; throws `BACKUP_MANIFEST_INVALID` when it is not JSON or not a manifest. */
 export function manifestFromText(text: string, backupId: string): BackupManifest {
   let json: unknown;

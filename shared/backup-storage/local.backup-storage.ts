@@ -15,7 +15,7 @@ import {
   MANIFEST_NAME,
   manifestFromText,
   newestFirst,
-  parseManifest,
+  manifestText,
   verifyStream,
   type BackupFileEntry,
   type BackupManifest,
@@ -115,15 +115,14 @@ export class LocalBackupStorage implements BackupStorage {
 
   async publishManifest(backupId: string, manifest: BackupManifest): Promise<void> {
     const dir = this.dirOf(backupId);
-    const checked = parseManifest(manifest, backupId);
-    const body = JSON.stringify(checked, null, 2);
+    const body = manifestText(manifest, backupId);
     const existing = await readFile(path.join(dir, MANIFEST_NAME), "utf8").catch((err: unknown) => (isMissing(err) ? null : Promise.reject(err)));
     if (existing !== null) {
       if (existing === body) return;
       throw alreadyPublished(backupId);
     }
     const dirs = new Set<string>([dir]);
-    for (const file of checked.files) {
+    for (const file of manifest.files) {
       const filePath = this.fileOf(backupId, file.name);
       const stats = await stat(filePath).catch((err: unknown) => (isMissing(err) ? null : Promise.reject(err)));
       if (!stats?.isFile() || stats.size !== file.size) {

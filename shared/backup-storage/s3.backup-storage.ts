@@ -23,7 +23,7 @@ import {
   MANIFEST_NAME,
   manifestFromText,
   newestFirst,
-  parseManifest,
+  manifestText,
   verifyStream,
   type BackupFileEntry,
   type BackupManifest,
@@ -195,15 +195,14 @@ export class S3BackupStorage implements BackupStorage {
 
   async publishManifest(backupId: string, manifest: BackupManifest): Promise<void> {
     const folder = this.folder(backupId);
-    const checked = parseManifest(manifest, backupId);
-    const body = JSON.stringify(checked, null, 2);
+    const body = manifestText(manifest, backupId);
     const existing = await this.manifestText(backupId);
     if (existing !== null) {
       if (existing === body) return;
       throw alreadyPublished(backupId);
     }
     const stored = new Map((await this.objects(folder)).map((o) => [o.Key, o.Size]));
-    for (const file of checked.files) {
+    for (const file of manifest.files) {
       const size = stored.get(folder + file.name);
       if (size !== file.size) {
         throw new BackupStorageError("BACKUP_FILE_MISSING", `backup ${backupId}: ${file.name} is ${size === undefined ? "not stored" : `${size} bytes, not ${file.size}`}`);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import type { BackupFileEntry, BackupManifest } from "../backup-storage/backup-storage.ts";
+import { manifestText, type BackupFileEntry, type BackupManifest } from "../backup-storage/backup-storage.ts";
 import { embeddingSpecSchema } from "../jobs/embedding-spec.ts";
 
 export const BACKUP_FORMAT = "quarry.backup";
@@ -54,9 +54,12 @@ export function parseQuarryManifest(manifest: BackupManifest): { ok: true; manif
   return { ok: false, reason: issue ? `${issue.path.join(".") || "manifest"}: ${issue.message}` : "not a Quarry backup manifest" };
 }
 
-/** The backup's checksum: sha256 of its manifest, which holds the sha256 of every file. */
-export function manifestChecksum(manifest: BackupManifest): string {
-  return `sha256:${createHash("sha256").update(JSON.stringify(manifest)).digest("hex")}`;
+/**
+ * The backup's checksum: the sha256 of its `manifest.json` as stored (`sha256sum manifest.json`
+ * gives the same), which holds the sha256 of every file.
+ */
+export function manifestChecksum(manifest: BackupManifest, backupId: string): string {
+  return `sha256:${createHash("sha256").update(manifestText(manifest, backupId)).digest("hex")}`;
 }
 
 /** Total bytes of a backup's files. */

@@ -240,7 +240,8 @@ async function switchOver(deps: RestoreDeps, plans: Plan[], input: RestoreInput)
           continue;
         }
         const live = await tx.collections.findById(p.entry.id);
-        if (live && (live.status !== "active" || live.restore_job_id !== input.jobId)) {
+        const gone = !live && p.liveVersion !== undefined;
+        if (gone || (live && (live.status !== "active" || live.restore_job_id !== input.jobId))) {
           throw permanent("RESTORE_SUPERSEDED", `collection ${p.entry.id} was deleted or taken over while it was being restored; nothing was changed`);
         }
         await deleteCollectionRecords(tx, p.entry.id);

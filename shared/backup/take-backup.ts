@@ -4,8 +4,8 @@ import path from "node:path";
 import type { BackupFileEntry, BackupStorage } from "../backup-storage/backup-storage.ts";
 import type { CollectionRow } from "../db/collections.repository.ts";
 import type { Deps } from "../deps.ts";
-import { permanent } from "../errors/app-error.ts";
-import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, QUARRY_VERSION, type BackupCollection, type QuarryManifest } from "./backup-manifest.ts";
+import { AppError, permanent } from "../errors/app-error.ts";
+import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, parseQuarryManifest, QUARRY_VERSION, type BackupCollection, type QuarryManifest } from "./backup-manifest.ts";
 import { exportCollectionRecords } from "./collection-records.ts";
 
 /** How often one collection is read again when its vectors and records did not agree. */
@@ -39,6 +39,12 @@ type BackupDeps = Pick<Deps, "db" | "collections" | "vectorStore" | "logger"> & 
  * or removed by the restore (Qdrant). No lock is taken: ingestion and search never wait for a backup.
  */
 export async function takeBackup(deps: BackupDeps, input: TakeBackupInput): Promise<QuarryManifest> {
+  // An attempt that published and died before its job ended: the backup is complete.
+  const published = await deps.backupStorage.readManifest(input.backupId);
+  if (published) {
+    const parsed = parseQuarryManifest(published);
+    if (parsed.ok) return parsed.manifest;
+  }
   const collections = await selectCollections(deps, input.collectionIds);
   const work = await mkdtemp(path.join(tmpdir(), "quarry-backup-"));
   const files: BackupFileEntry[] = [];
@@ -122,8 +128,12 @@ async function backupCollection(deps: BackupDeps, collection: CollectionRow, dir
         }
         return { points: records.chunks };
       },
-      // The generation was dropped meanwhile (a re-embed switched over, the collection was deleted).
-      (err: unknown) => ({ reason: `reading the vectors failed: ${(err as Error).message}` }),
+      (err: unknown) => {
+        // An outage is the job's to retry with backoff; anything else means the generation was
+        // dropped meanwhile (a re-embed switched over, the collection was deleted).
+        if (err instanceof AppError && err.retryable) throw err;
+        return { reason: `reading the vectors failed: ${(err as Error).message}` };
+      },
     );
     if ("points" in problem) return { ...base, points: problem.points, vectors: "vectors" };
     deps.logger.info({ collectionId: collection.id, attempt, reason: problem.reason }, "collection changed while it was backed up; reading it again");

@@ -92,7 +92,7 @@ const base = z.object({
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/quarry"),
     DATA_DIR: z.string().min(1).default("./data"),
     API_KEYS: apiKeys.optional(),
-    ADMIN_TOKEN: optionalString,
+    ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters (it guards backups and restores)").optional()),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     OPENAI_API_KEY: optionalString,
     OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
@@ -165,6 +165,10 @@ const schema = base.superRefine((env, ctx) => {
 function crossChecks(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   if (env.NODE_ENV === "production" && !env.API_KEYS?.trim()) problems.push("API_KEYS: is required when NODE_ENV=production");
+  const admin = env.ADMIN_TOKEN?.trim();
+  if (admin && (env.API_KEYS ?? "").split(",").some((pair) => pair.slice(pair.indexOf(":") + 1).trim() === admin)) {
+    problems.push("ADMIN_TOKEN: must differ from every API key");
+  }
   if (!env.BACKUP_S3_ACCESS_KEY_ID?.trim() !== !env.BACKUP_S3_SECRET_ACCESS_KEY?.trim()) {
     problems.push("BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK's default credentials then apply)");
   }

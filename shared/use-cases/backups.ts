@@ -84,7 +84,7 @@ export async function listBackups(deps: Deps): Promise<BackupView[]> {
       finished_at: row?.finished_at ?? null,
       size_bytes: manifestSize(m),
       collections: m.collections.map((c) => ({ id: c.id, tenant_id: c.tenant_id, name: c.name, documents: c.documents, chunks: c.chunks, points: c.points })),
-      checksum: manifestChecksum(m),
+      checksum: manifestChecksum(manifest, id),
       retention_class: null,
       job_id: row?.job_id ?? null,
     });

@@ -1,6 +1,6 @@
 import { isBackupStorageError } from "../../shared/backup-storage/backup-storage.ts";
 import { manifestChecksum, manifestSize } from "../../shared/backup/backup-manifest.ts";
-import { permanent } from "../../shared/errors/app-error.ts";
+import { permanent, unavailable } from "../../shared/errors/app-error.ts";
 import { restoreBackup } from "../../shared/backup/restore-backup.ts";
 import { takeBackup } from "../../shared/backup/take-backup.ts";
 import { pruneBackups, requestBackup } from "../../shared/use-cases/backups.ts";
@@ -8,7 +8,7 @@ import type { Processor } from "../processor.ts";
 
 /** Storage that refused (a missing bucket, denied access, a full disk) fails the job at once; an outage is retried. */
 const refusedIsFinal = (err: unknown): never => {
-  if (isBackupStorageError(err) && !err.retryable) throw permanent(err.code, err.message);
+  if (isBackupStorageError(err)) throw err.retryable ? unavailable(err.code, err.message, err, 30) : permanent(err.code, err.message);
   throw err;
 };
 
@@ -25,7 +25,7 @@ export const createBackupProcessor: Processor<"create_backup"> = async (payload,
   return {
     backup_id: payload.backup_id,
     size_bytes: manifestSize(manifest),
-    checksum: manifestChecksum(manifest),
+    checksum: manifestChecksum(manifest, payload.backup_id),
     collections: manifest.collections.map((c) => ({ id: c.id, tenant_id: c.tenant_id, name: c.name, documents: c.documents, chunks: c.chunks, points: c.points })),
     location: ctx.deps.backupStorage.location,
   };
