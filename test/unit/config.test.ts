@@ -64,6 +64,27 @@ describe("loadConfig", () => {
     expect(found.join("\n")).not.toContain("short");
   });
 
+  it("reads the backup settings, with their defaults", () => {
+    const config = loadConfig({});
+    expect([config.BACKUP_CRON, config.BACKUP_TZ, config.BACKUP_KEEP_DAILY, config.BACKUP_KEEP_WEEKLY, config.BACKUP_KEEP_MONTHLY]).toEqual(["0 2 * * *", "UTC", 7, 4, 12]);
+    expect(config.BACKUP_DIR).toBeUndefined();
+    expect(loadConfig({ BACKUP_CRON: "off", BACKUP_TZ: "Europe/Berlin" })).toMatchObject({ BACKUP_CRON: "off", BACKUP_TZ: "Europe/Berlin" });
+    expect(problems({ BACKUP_CRON: "at two", BACKUP_TZ: "Mars/Olympus", BACKUP_KEEP_DAILY: "-1" }).map((p) => p.split(":")[0]).sort()).toEqual([
+      "BACKUP_CRON",
+      "BACKUP_KEEP_DAILY",
+      "BACKUP_TZ",
+    ]);
+    expect(problems({ BACKUP_S3_ACCESS_KEY_ID: "AKIA", BACKUP_S3_BUCKET: "b" })).toEqual([expect.stringMatching(/^BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY: set both/)]);
+    expect(problems({ BACKUP_S3_ENDPOINT: "http://minio:9000" })).toEqual([expect.stringMatching(/^BACKUP_S3_BUCKET: is required/)]);
+  });
+
+  it("guards the admin token: long enough, never an API key, never echoed", () => {
+    expect(problems({ ADMIN_TOKEN: "short-secret" })).toEqual([expect.stringMatching(/^ADMIN_TOKEN: must be at least 16/)]);
+    expect(problems({ ADMIN_TOKEN: "short-secret" }).join("\n")).not.toContain("short-secret");
+    expect(problems({ API_KEYS: "acme:the-same-secret-value", ADMIN_TOKEN: "the-same-secret-value" })).toEqual(["ADMIN_TOKEN: must differ from every API key"]);
+    expect(loadConfig({ ADMIN_TOKEN: "a-long-enough-admin-token" }).ADMIN_TOKEN).toBe("a-long-enough-admin-token");
+  });
+
   it("rejects an overlap as large as the chunk", () => {
     expect(problems({ CHUNK_SIZE: "100", CHUNK_OVERLAP: "100" })).toEqual([expect.stringMatching(/^CHUNK_OVERLAP: must be smaller/)]);
   });
