@@ -17,7 +17,7 @@ describe("the processes", () => {
     started.push(first, second);
     await first.waitForLog((l) => String(l.msg).startsWith("scheduler ready"));
     await second.waitForLog((l) => String(l.msg).startsWith("scheduler ready"));
-    expect(first.logs.filter((l) => l.msg === "job scheduler declared").map((l) => l.scheduler).sort()).toEqual(["optimize-vectors"]);
+    expect(first.logs.filter((l) => l.msg === "job scheduler declared").map((l) => l.scheduler).sort()).toEqual(["nightly-backup", "optimize-vectors"]);
     expect(await first.stop("SIGTERM")).toBe(0);
     expect(await second.stop("SIGTERM")).toBe(0);
   });

@@ -231,6 +231,7 @@ describe("the OpenAPI description", () => {
         "POST /v1/collections/{id}/reembed", "POST /v1/collections/{id}/documents", "GET /v1/collections/{id}/documents",
         "GET /v1/documents/{id}", "DELETE /v1/documents/{id}", "POST /v1/collections/{id}/search", "POST /v1/chat",
         "GET /v1/chat/sessions/{id}", "POST /v1/embeddings", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/retry", "POST /v1/jobs/{id}/cancel", "GET /v1/jobs/{id}/events", "GET /health", "GET /ready",
+        "POST /v1/backups", "GET /v1/backups", "GET /v1/backups/{id}", "POST /v1/backups/{id}/restore",
       ].sort(),
     );
     const search = doc.paths["/v1/collections/{id}/search"].post.requestBody.content["application/json"].schema;
