@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { backupFailed } from "../backup/backup-alerts.ts";
-import { defineJob } from "./job-definition.ts";
+import { defineJob, operatorJob } from "./job-definition.ts";
 
 /** A backup of every active collection (or of some): an operator's job, read with ADMIN_TOKEN. */
 export const createBackupJob = defineJob({
@@ -13,12 +13,7 @@ export const createBackupJob = defineJob({
     created_at: z.iso.datetime(),
   }),
   queue: "backup",
-  options: () => ({
-    attempts: 3,
-    backoff: { type: "quarry", delay: 30_000 },
-    removeOnComplete: { age: 7 * 24 * 3600 },
-    removeOnFail: { age: 30 * 24 * 3600 },
-  }),
+  options: () => operatorJob(30_000),
   visibility: "ops",
   cancel: "running",
   // A failed backup is not run again: the next one (scheduled, or POST /v1/backups) is a new backup.

@@ -70,6 +70,16 @@ export function retried(attempts: number): Omit<JobsOptions, "jobId"> {
   };
 }
 
+/** An operator's job (backup, restore): 3 attempts, kept a week when done and a month when failed. */
+export function operatorJob(backoffMs: number): Omit<JobsOptions, "jobId"> {
+  return {
+    attempts: 3,
+    backoff: { type: BACKOFF_TYPE, delay: backoffMs },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
+}
+
 /** Maintenance runs once per schedule tick; kept by age only (BullMQ's `count` trims the whole queue). */
 export const runOnce: Omit<JobsOptions, "jobId"> = { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineJob } from "./job-definition.ts";
+import { defineJob, operatorJob } from "./job-definition.ts";
 
 /** Restores collections from a backup, in place or beside the live ones. */
 export const restoreBackupJob = defineJob({
@@ -10,12 +10,7 @@ export const restoreBackupJob = defineJob({
     as_new_collection: z.boolean().default(false),
   }),
   queue: "backup",
-  options: () => ({
-    attempts: 3,
-    backoff: { type: "quarry", delay: 10_000 },
-    removeOnComplete: { age: 7 * 24 * 3600 },
-    removeOnFail: { age: 30 * 24 * 3600 },
-  }),
+  options: () => operatorJob(10_000),
   visibility: "ops",
   cancel: "running",
   // Every attempt starts from the backup's files; a failed one changed nothing.
