@@ -48,6 +48,8 @@ interface Plan {
   /** In place: the generation searches read now (dropped after the switch); undefined when none exists. */
   liveVersion?: number;
   name: string;
+  /** The backup's documents (as backed up) → their chunks, read once from the records file. */
+  chunks: Map<string, number>;
   documentIds?: Map<string, string>;
 }
 
@@ -170,32 +172,22 @@ async function hold(deps: RestoreDeps, chosen: BackupCollection[], jobId: string
 }
 
 async function plan(deps: RestoreDeps, manifest: QuarryManifest, entry: BackupCollection, dir: string, asNew: boolean): Promise<Plan> {
+  const chunks = await documentChunks(path.join(dir, "records.ndjson.gz"));
   if (asNew) {
     const id = uuidv5(`${manifest.id}:${entry.id}`, RESTORED_COLLECTION_NAMESPACE);
     if (await deps.collections.findById(id)) throw permanent("RESTORE_TARGET_EXISTS", `collection ${entry.id} of backup ${manifest.id} was already restored beside the original, as ${id}`);
-    const documentIds = new Map<string, string>();
-    for (const documentId of await documentIdsIn(path.join(dir, "records.ndjson.gz"))) documentIds.set(documentId, uuidv5(documentId, id));
-    return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: id, version: 0 }, name: restoredName(entry.name, manifest.id), documentIds };
+    const documentIds = new Map([...chunks.keys()].map((documentId) => [documentId, uuidv5(documentId, id)]));
+    return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: id, version: 0 }, name: restoredName(entry.name, manifest.id), chunks, documentIds };
   }
   const live = await deps.collections.findById(entry.id);
   const liveVersion = live?.vector_version;
-  return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: entry.id, version: (liveVersion ?? entry.vector_version) + 1 }, liveVersion, name: entry.name };
+  return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: entry.id, version: (liveVersion ?? entry.vector_version) + 1 }, liveVersion, name: entry.name, chunks };
 }
 
 /** `<name> (restored <backup id>)`, within the 200 characters a collection name may have. */
 export function restoredName(name: string, backupId: string): string {
   const suffix = ` (restored ${backupId})`;
   return `${name.slice(0, 200 - suffix.length)}${suffix}`;
-}
-
-async function documentIdsIn(recordsFile: string): Promise<string[]> {
-  const ids: string[] = [];
-  const lines = createInterface({ input: createReadStream(recordsFile).pipe(createGunzip()), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.startsWith('{"type":"document"')) continue;
-    ids.push(String((JSON.parse(line) as { id: string }).id));
-  }
-  return ids;
 }
 
 async function loadVectors(deps: RestoreDeps, p: Plan): Promise<void> {
@@ -207,7 +199,7 @@ async function loadVectors(deps: RestoreDeps, p: Plan): Promise<void> {
   }
   await vectorStore.restore(p.target, path.join(p.dir, "vectors"), p.documentIds ? { documentIds: p.documentIds } : {});
   // Qdrant snapshots hold the whole collection: drop the points of documents the records do not hold.
-  const expected = await expectedPoints(path.join(p.dir, "records.ndjson.gz"), p.documentIds);
+  const expected = new Map([...p.chunks].map(([documentId, chunks]) => [p.documentIds?.get(documentId) ?? documentId, chunks]));
   const counts = await vectorStore.documentCounts(p.target);
   for (const documentId of counts.keys()) {
     if (!expected.has(documentId)) await vectorStore.deleteDocument(p.target, documentId);
@@ -218,14 +210,14 @@ async function loadVectors(deps: RestoreDeps, p: Plan): Promise<void> {
   }
 }
 
-/** Document id (as restored) → its chunk count, from the records file. */
-async function expectedPoints(recordsFile: string, documentIds?: Map<string, string>): Promise<Map<string, number>> {
+/** Document id → its chunk count, from a records file's document lines. */
+async function documentChunks(recordsFile: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const lines = createInterface({ input: createReadStream(recordsFile).pipe(createGunzip()), crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.startsWith('{"type":"document"')) continue;
     const doc = JSON.parse(line) as { id: string; chunks: number };
-    out.set(documentIds?.get(doc.id) ?? doc.id, doc.chunks);
+    out.set(doc.id, doc.chunks);
   }
   return out;
 }

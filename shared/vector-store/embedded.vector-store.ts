@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
+import { createRequire } from "node:module";
 import { Field, FixedSizeList, Float32, Int32, Schema, Table as ArrowTable, Utf8 } from "apache-arrow";
 import { pointId } from "../use-cases/point-id.ts";
 import { matchesFilter } from "./filter.ts";
@@ -27,6 +28,13 @@ const KEYS = { points: "id", docs: "document_id" } as const;
 /** The tables of a snapshot directory, whatever collection and generation it was taken of. */
 const SNAPSHOT_TABLES = { points: "points", docs: "docs" } as const;
 
+/** The scalar indexes metadata filters use on a points table (never on its key: see upsertNow). */
+async function ensureScalarIndexes(table: lancedb.Table): Promise<void> {
+  const indices = new Set((await table.listIndices()).map((i) => i.columns.join(",")));
+  if (!indices.has("document_id")) await table.createIndex("document_id", { config: Index.btree() });
+  if (!indices.has("tenant_id")) await table.createIndex("tenant_id", { config: Index.bitmap() });
+}
+
 /** Rows of `data` whose document is one of `ids`. */
 async function countOf(data: ArrowTable, ids: string[]): Promise<number> {
   const doomed = new Set(ids);
@@ -36,19 +44,43 @@ async function countOf(data: ArrowTable, ids: string[]): Promise<number> {
   return n;
 }
 
-/** The rows of a snapshot table with their documents renamed (and, for points, their ids re-derived). */
-function renamed(data: ArrowTable, documentIds: ReadonlyMap<string, string>, points: boolean): Array<Record<string, unknown>> {
-  return data.toArray().map((row: { toJSON(): Record<string, unknown> }) => {
-    const plain = row.toJSON();
-    const documentId = documentIds.get(String(plain.document_id));
-    if (!documentId) throw new Error(`the snapshot holds document ${String(plain.document_id)}, which the restore does not map`);
-    const out: Record<string, unknown> = { ...plain, document_id: documentId };
-    if (points) {
-      out.id = pointId(documentId, Number(plain.chunk_index));
-      out.vector = Array.from(plain.vector as Iterable<number>);
-    }
-    return out;
+/**
+ * apache-arrow as LanceDB loads it (CommonJS): tables LanceDB returns are built from that copy's
+ * classes, and arrow's constructors check `instanceof`, so new batches must come from it too.
+ */
+const lanceArrow = createRequire(import.meta.url)("apache-arrow") as typeof import("apache-arrow");
+
+/**
+ * A snapshot table with its documents renamed (and, for points, their ids re-derived). Only those
+ * string columns are rebuilt; the vectors stay Arrow data as they were read.
+ */
+function renamed(data: ArrowTable, documentIds: ReadonlyMap<string, string>, points: boolean): ArrowTable {
+  const documents = data.getChild("document_id");
+  const chunks = data.getChild("chunk_index");
+  const newDocuments: string[] = new Array(data.numRows);
+  const newIds: string[] = points ? new Array(data.numRows) : [];
+  for (let i = 0; i < data.numRows; i++) {
+    const old = String(documents?.get(i));
+    const documentId = documentIds.get(old);
+    if (!documentId) throw new Error(`the snapshot holds document ${old}, which the restore does not map`);
+    newDocuments[i] = documentId;
+    if (points) newIds[i] = pointId(documentId, Number(chunks?.get(i)));
+  }
+  let offset = 0;
+  const batches = data.batches.map((batch) => {
+    const at = offset;
+    offset += batch.numRows;
+    const strings = (values: string[]) => {
+      const built = lanceArrow.vectorFromArray(values.slice(at, at + batch.numRows), new lanceArrow.Utf8());
+      if (built.data.length !== 1) throw new Error("a renamed column did not build as one piece");
+      return built.data[0]!;
+    };
+    const children = batch.schema.fields.map((field, i) =>
+      field.name === "document_id" ? strings(newDocuments) : points && field.name === "id" ? strings(newIds) : batch.data.children[i]!,
+    );
+    return new lanceArrow.RecordBatch(batch.schema, lanceArrow.makeData({ type: new lanceArrow.Struct(batch.schema.fields), length: batch.numRows, nullCount: 0, children }));
   });
+  return new lanceArrow.Table(batches);
 }
 
 /**
@@ -395,13 +427,14 @@ export class EmbeddedVectorStore implements VectorStore {
       for (const [as, name] of [[SNAPSHOT_TABLES.points, names.points], [SNAPSHOT_TABLES.docs, names.docs]] as const) {
         const table = await source.openTable(as).catch(() => undefined);
         if (!table) throw new Error(`the snapshot in ${dir} has no table ${as}`);
-        let data: ArrowTable | Array<Record<string, unknown>> = await table.query().toArrow();
+        let data = await table.query().toArrow();
         const schema = data.schema;
         table.close();
         if (options.documentIds && data.numRows > 0) data = renamed(data, options.documentIds, as === SNAPSHOT_TABLES.points);
         this.forget([name]);
-        const empty = data instanceof ArrowTable ? data.numRows === 0 : data.length === 0;
-        const written = empty ? await db.createEmptyTable(name, schema, { mode: "overwrite" }) : await db.createTable(name, data, { mode: "overwrite", schema });
+        const written = data.numRows === 0 ? await db.createEmptyTable(name, schema, { mode: "overwrite" }) : await db.createTable(name, data, { mode: "overwrite", schema });
+        // The indexes filters use, at once rather than at the next maintenance run.
+        if (as === SNAPSHOT_TABLES.points && data.numRows > 0) await ensureScalarIndexes(written);
         written.close();
       }
     } finally {
@@ -440,9 +473,7 @@ export class EmbeddedVectorStore implements VectorStore {
     const keep = new Date(Date.now() - 60_000);
     await table.optimize({ cleanupOlderThan: keep });
     await docs.optimize({ cleanupOlderThan: keep });
-    const indices = new Set((await table.listIndices()).map((i) => i.columns.join(",")));
-    if (!indices.has("document_id")) await table.createIndex("document_id", { config: Index.btree() });
-    if (!indices.has("tenant_id")) await table.createIndex("tenant_id", { config: Index.bitmap() });
+    await ensureScalarIndexes(table);
   }
 
   async ping(): Promise<void> {
