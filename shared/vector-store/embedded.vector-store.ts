@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
 import { createRequire } from "node:module";
-import { Field, FixedSizeList, Float32, Int32, Schema, Table as ArrowTable, Utf8 } from "apache-arrow";
+import { Field, FixedSizeList, Float32, Int32, Schema, Utf8, type Table as ArrowTable } from "apache-arrow";
+import type * as Arrow from "apache-arrow";
 import { pointId } from "../use-cases/point-id.ts";
 import { matchesFilter } from "./filter.ts";
 import type { CollectionRef, ScoredPoint, SearchOptions, VectorPoint, VectorSnapshot, VectorStore } from "./vector-store.ts";
@@ -48,7 +49,7 @@ async function countOf(data: ArrowTable, ids: string[]): Promise<number> {
  * apache-arrow as LanceDB loads it (CommonJS): tables LanceDB returns are built from that copy's
  * classes, and arrow's constructors check `instanceof`, so new batches must come from it too.
  */
-const lanceArrow = createRequire(import.meta.url)("apache-arrow") as typeof import("apache-arrow");
+const lanceArrow = createRequire(import.meta.url)("apache-arrow") as typeof Arrow;
 
 /**
  * A snapshot table with its documents renamed (and, for points, their ids re-derived). Only those
