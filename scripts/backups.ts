@@ -60,6 +60,7 @@ try {
     // One id for every restore run by hand: a run that was killed left its hold under this id, and
     // the next run takes it over (then lets go), instead of finding the collection busy for good.
     const jobId = CLI_RESTORE_JOB_ID;
+    let busy = false;
     try {
       const result = await restoreBackup(deps!, {
         jobId,
@@ -70,8 +71,12 @@ try {
         progress: async (percent) => logger.info({ percent }, "restore progress"),
       });
       for (const c of result.collections) out(`restored ${c.id} as ${c.restored_as} (${c.name}): ${c.documents} documents, ${c.chunks} chunks, ${c.points} vectors`);
+    } catch (err) {
+      // Refused because another restore runs: the hold under this id may be that run's.
+      busy = (err as { code?: string }).code === "COLLECTION_BUSY";
+      throw err;
     } finally {
-      await deps!.collections.releaseRestore(jobId);
+      if (!busy) await deps!.collections.releaseRestore(jobId);
     }
   }
 } catch (err) {

@@ -1,6 +1,5 @@
 import type { JobError } from "../db/jobs.repository.ts";
 import type { Deps } from "../deps.ts";
-import { safeUrl } from "../logging/logger.ts";
 
 const ALERT_TIMEOUT_MS = 10_000;
 
@@ -41,6 +40,8 @@ export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backu
     signal: AbortSignal.timeout(ALERT_TIMEOUT_MS),
   });
   await res.body?.cancel();
-  if (!res.ok) throw new Error(`the alert webhook ${safeUrl(url)} answered ${res.status}`);
-  deps.logger.info({ backupId: failure.backupId, webhook: safeUrl(url) }, "backup failure alert delivered");
+  // Only the origin: webhook URLs often carry their secret in the path or the query (Slack, Teams).
+  const shown = new URL(url).origin;
+  if (!res.ok) throw new Error(`the alert webhook at ${shown} answered ${res.status}`);
+  deps.logger.info({ backupId: failure.backupId, webhook: shown }, "backup failure alert delivered");
 }

@@ -37,6 +37,8 @@ const quarryManifestSchema = z.looseObject({
   id: z.string(),
   createdAt: z.iso.datetime({ offset: true }),
   trigger: z.enum(["scheduled", "manual"]),
+  /** Every active collection, or some (a manual backup with collection_ids): retention treats them apart. */
+  scope: z.enum(["all", "some"]).default("all"),
   quarry_version: z.string(),
   store: z.object({ kind: z.enum(["embedded", "qdrant"]) }),
   collections: z.array(backupCollectionSchema),

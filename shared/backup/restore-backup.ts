@@ -39,7 +39,7 @@ export interface RestoredCollection {
   points: number;
 }
 
-type RestoreDeps = Pick<Deps, "db" | "collections" | "vectorStore" | "logger"> & { backupStorage: BackupStorage };
+type RestoreDeps = Pick<Deps, "db" | "collections" | "jobs" | "vectorStore" | "logger"> & { backupStorage: BackupStorage };
 
 interface Plan {
   entry: BackupCollection;
@@ -100,8 +100,18 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     );
   }
   const chosen = selectBackupCollections(manifest, input.collectionIds);
+  // An earlier attempt of this job that switched over (then crashed or failed) is done but for its
+  // clean-up: running it again would undo what was written since.
+  const switched = await switchedBefore(deps, input.jobId);
+  if (switched) {
+    await dropOldGenerations(deps, switched.old_generations);
+    return { backup_id: switched.backup_id, collections: switched.collections };
+  }
+  const targets = chosen.map((c) => (input.asNewCollection ? besideId(manifest.id, c.id) : c.id));
+  const releaseLocks = await lockTargets(deps, targets);
   const work = await mkdtemp(path.join(tmpdir(), "quarry-restore-"));
   const plans: Plan[] = [];
+  let result: SwitchRecord;
   try {
     await download(deps.backupStorage, manifest, chosen, work, input);
     await input.progress(30);
@@ -113,22 +123,59 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
       await input.progress(30 + Math.floor(((i + 1) / plans.length) * 50));
     }
     await input.checkpoint();
-    await switchOver(deps, plans, input);
-    await input.progress(95);
+    result = await switchOver(deps, plans, input, manifest.id);
   } catch (err) {
     // The generations this attempt wrote and nothing reads: gone, so a failed restore leaves no trace.
     for (const p of plans) await dropUnswitched(deps, p).catch((dropErr: unknown) => deps.logger.warn({ err: dropErr, collectionId: p.target.collectionId }, "could not drop a restore's unused generation"));
     throw err;
   } finally {
     await rm(work, { recursive: true, force: true });
+    await releaseLocks();
   }
-  for (const p of plans) {
-    if (p.liveVersion !== undefined && p.liveVersion !== p.target.version) await deps.vectorStore.dropCollection({ ...p.target, version: p.liveVersion });
-  }
-  return {
-    backup_id: manifest.id,
-    collections: plans.map((p) => ({ id: p.entry.id, restored_as: p.target.collectionId, name: p.name, documents: p.entry.documents, chunks: p.entry.chunks, points: p.entry.points })),
+  await dropOldGenerations(deps, result.old_generations);
+  return { backup_id: result.backup_id, collections: result.collections };
+}
+
+/** What the switch-over wrote into the job's record, in its own transaction. */
+interface SwitchRecord {
+  switched: true;
+  backup_id: string;
+  collections: RestoredCollection[];
+  /** The generations the live collections read before: dropped after the switch (again, on a rerun). */
+  old_generations: Array<{ tenantId: string; collectionId: string; version: number }>;
+}
+
+async function switchedBefore(deps: RestoreDeps, jobId: string): Promise<SwitchRecord | undefined> {
+  const job = await deps.jobs.findById(jobId);
+  const result = job?.result as Partial<SwitchRecord> | null | undefined;
+  return result?.switched === true ? (result as SwitchRecord) : undefined;
+}
+
+async function dropOldGenerations(deps: RestoreDeps, generations: SwitchRecord["old_generations"]): Promise<void> {
+  for (const ref of generations) await deps.vectorStore.dropCollection(ref);
+}
+
+/**
+ * One restore at a time per target collection, across processes (two requests for the same
+ * backup, two restores by hand): a session-level advisory lock on a connection of its own, held
+ * for the whole restore. A second one fails at once with COLLECTION_BUSY.
+ */
+async function lockTargets(deps: RestoreDeps, ids: string[]): Promise<() => Promise<void>> {
+  const client = await deps.db.connect();
+  const taken: string[] = [];
+  const release = async () => {
+    for (const id of taken) await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 7))", [`restore:${id}`]).catch(() => undefined);
+    client.release();
   };
+  for (const id of [...ids].sort()) {
+    const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 7)) AS ok", [`restore:${id}`]);
+    if (!rows[0]!.ok) {
+      await release();
+      throw permanent("COLLECTION_BUSY", `collection ${id} is being restored by another job or process; try again when it has ended`);
+    }
+    taken.push(id);
+  }
+  return release;
 }
 
 async function download(storage: BackupStorage, manifest: QuarryManifest, chosen: BackupCollection[], work: string, input: RestoreInput): Promise<void> {
@@ -164,6 +211,16 @@ async function hold(deps: RestoreDeps, chosen: BackupCollection[], jobId: string
     if (deleting.length > 0) {
       throw permanent("COLLECTION_BUSY", `collection ${deleting.map((c) => c!.id).join(", ")} is being deleted; restore it once the deletion job has ended`);
     }
+    for (const id of ids) {
+      // The clean-up of an ended re-embed drops a generation; document deletions accepted before the
+      // hold would remove rows the switch restores. Both are short: try again in a few seconds.
+      if (await tx.outbox.pendingFor(id, "reembed_collection")) {
+        throw new AppError("COLLECTION_BUSY", `collection ${id}: an ended re-embed is still being cleaned up; try again in a few seconds`, { retryable: true, httpStatus: 409 });
+      }
+      if ((await tx.documents.countDeleting(id)) > 0) {
+        throw new AppError("COLLECTION_BUSY", `collection ${id}: documents are still being deleted; try again when their jobs have ended`, { retryable: true, httpStatus: 409 });
+      }
+    }
     const { busy } = await tx.collections.holdForRestore(ids, jobId);
     if (busy.length > 0) {
       throw permanent("COLLECTION_BUSY", busy.map((b) => `collection ${b.id} is being ${b.reason === "reembedding" ? "re-embedded" : "restored by another job"}`).join("; "));
@@ -174,15 +231,20 @@ async function hold(deps: RestoreDeps, chosen: BackupCollection[], jobId: string
 async function plan(deps: RestoreDeps, manifest: QuarryManifest, entry: BackupCollection, dir: string, asNew: boolean): Promise<Plan> {
   const chunks = await documentChunks(path.join(dir, "records.ndjson.gz"));
   if (asNew) {
-    const id = uuidv5(`${manifest.id}:${entry.id}`, RESTORED_COLLECTION_NAMESPACE);
+    const id = besideId(manifest.id, entry.id);
     if (await deps.collections.findById(id)) throw permanent("RESTORE_TARGET_EXISTS", `collection ${entry.id} of backup ${manifest.id} was already restored beside the original, as ${id}`);
     const documentIds = new Map([...chunks.keys()].map((documentId) => [documentId, uuidv5(documentId, id)]));
     return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: id, version: 0 }, name: restoredName(entry.name, manifest.id), chunks, documentIds };
   }
   const live = await deps.collections.findById(entry.id);
   const liveVersion = live?.vector_version;
-  return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: entry.id, version: (liveVersion ?? entry.vector_version) + 1 }, liveVersion, name: entry.name, chunks };
+  // Two past the live generation: live + 1 is a re-embed's, whose late batches or clean-up may still
+  // write or drop it.
+  return { entry, dir, target: { tenantId: entry.tenant_id, collectionId: entry.id, version: (liveVersion ?? entry.vector_version) + 2 }, liveVersion, name: entry.name, chunks };
 }
+
+/** The id a collection restored beside its original gets: the same for every attempt. */
+const besideId = (backupId: string, collectionId: string) => uuidv5(`${backupId}:${collectionId}`, RESTORED_COLLECTION_NAMESPACE);
 
 /** `<name> (restored <backup id>)`, within the 200 characters a collection name may have. */
 export function restoredName(name: string, backupId: string): string {
@@ -222,8 +284,8 @@ async function documentChunks(recordsFile: string): Promise<Map<string, number>>
   return out;
 }
 
-async function switchOver(deps: RestoreDeps, plans: Plan[], input: RestoreInput): Promise<void> {
-  await withTransaction(deps.db, async (tx) => {
+async function switchOver(deps: RestoreDeps, plans: Plan[], input: RestoreInput, backupId: string): Promise<SwitchRecord> {
+  return withTransaction(deps.db, async (tx) => {
     for (const p of plans) {
       const records = createReadStream(path.join(p.dir, "records.ndjson.gz"));
       try {
@@ -238,6 +300,8 @@ async function switchOver(deps: RestoreDeps, plans: Plan[], input: RestoreInput)
         }
         await deleteCollectionRecords(tx, p.entry.id);
         await importCollectionRecords(tx, records, { vectorVersion: p.target.version });
+        // Still held until the job ends (its end releases it): a rerun must find nothing new to undo.
+        await tx.client.query("UPDATE collections SET restore_job_id = $2 WHERE id = $1", [p.entry.id, input.jobId]);
       } catch (err) {
         if (err instanceof CollectionRecordsError) throw permanent(err.code === "BACKUP_INVALID" ? "BACKUP_CORRUPT" : err.code, err.message);
         throw err;
@@ -245,6 +309,15 @@ async function switchOver(deps: RestoreDeps, plans: Plan[], input: RestoreInput)
         records.destroy();
       }
     }
+    const record: SwitchRecord = {
+      switched: true,
+      backup_id: backupId,
+      collections: plans.map((p) => ({ id: p.entry.id, restored_as: p.target.collectionId, name: p.name, documents: p.entry.documents, chunks: p.entry.chunks, points: p.entry.points })),
+      old_generations: plans.flatMap((p) => (p.liveVersion !== undefined && p.liveVersion !== p.target.version ? [{ tenantId: p.target.tenantId, collectionId: p.target.collectionId, version: p.liveVersion }] : [])),
+    };
+    // In the same transaction: a rerun of this job after a crash sees that it switched (restores by hand have no job row).
+    await tx.client.query("UPDATE jobs SET result = $2::jsonb, updated_at = now() WHERE id = $1 AND status = 'running'", [input.jobId, JSON.stringify(record)]);
+    return record;
   });
 }
 

@@ -45,6 +45,8 @@ export async function takeBackup(deps: BackupDeps, input: TakeBackupInput): Prom
     const parsed = parseQuarryManifest(published);
     if (parsed.ok) return parsed.manifest;
   }
+  // Files an interrupted attempt stored (LanceDB names its files at random, so none is overwritten).
+  await deps.backupStorage.delete(input.backupId);
   const collections = await selectCollections(deps, input.collectionIds);
   const work = await mkdtemp(path.join(tmpdir(), "quarry-backup-"));
   const files: BackupFileEntry[] = [];
@@ -69,6 +71,7 @@ export async function takeBackup(deps: BackupDeps, input: TakeBackupInput): Prom
       id: input.backupId,
       createdAt: input.createdAt.toISOString(),
       trigger: input.trigger,
+      scope: input.collectionIds ? "some" : "all",
       quarry_version: QUARRY_VERSION,
       store: { kind: deps.vectorStore.kind },
       collections: entries,
@@ -132,7 +135,9 @@ async function backupCollection(deps: BackupDeps, collection: CollectionRow, dir
         // An outage is the job's to retry with backoff; anything else means the generation was
         // dropped meanwhile (a re-embed switched over, the collection was deleted).
         if (err instanceof AppError && err.retryable) throw err;
-        return { reason: `reading the vectors failed: ${(err as Error).message}` };
+        const message = (err as Error).message ?? String(err);
+        if (!/not found|has no table|does not exist/i.test(message)) throw err; // a full disk, a bug: not changed data
+        return { reason: `reading the vectors failed: ${message}` };
       },
     );
     if ("points" in problem) return { ...base, points: problem.points, vectors: "vectors" };

@@ -159,6 +159,11 @@ export class DocumentsRepository {
   }
 
   /** Documents of the collection still being ingested. */
+  async countDeleting(collectionId: string): Promise<number> {
+    const { rows } = await this.q.query<{ count: number }>(`SELECT count(*)::int AS count FROM documents WHERE collection_id = $1 AND status = 'deleting'`, [collectionId]);
+    return rows[0]!.count;
+  }
+
   async countInFlight(collectionId: string): Promise<number> {
     const { rows } = await this.q.query<{ count: number }>(`SELECT count(*) FROM documents WHERE collection_id = $1 AND status IN ('queued', 'processing')`, [collectionId]);
     return rows[0]!.count;

@@ -16,13 +16,17 @@ export const backupCollection = z.object({
 export const backup = z.object({
   id: z.string().meta({ examples: ["20261124T020000Z-nightly"] }),
   trigger: z.enum(["scheduled", "manual"]),
+  scope: z.enum(["all", "some"]).describe("every active collection, or those asked for"),
   status: z.enum(["running", "succeeded", "failed"]),
   created_at: timestamp,
   finished_at: timestamp.nullable(),
   size_bytes: z.number().min(0).nullable(),
   collections: z.array(backupCollection),
   checksum: z.string().nullable().describe("sha256:<hex> of the manifest, which holds the sha256 of every file"),
-  retention_class: z.enum(KEEP_REASONS).nullable().describe("why retention keeps it (the longest-lived reason); null when the next pruning deletes it"),
+  retention_class: z
+    .enum([...KEEP_REASONS, "partial"])
+    .nullable()
+    .describe("why retention keeps it: the longest-lived reason, or partial (a backup of some collections, kept BACKUP_KEEP_DAILY days); null when the next pruning deletes it"),
   job_id: uuid.nullable(),
   error: failure.optional(),
 });

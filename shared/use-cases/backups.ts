@@ -14,6 +14,8 @@ import { acceptWork, recordJob } from "./jobs.ts";
 export interface BackupView {
   id: string;
   trigger: "scheduled" | "manual";
+  /** `all`: every active collection; `some`: those asked for (`collection_ids`). */
+  scope: "all" | "some";
   status: "running" | "succeeded" | "failed";
   created_at: string;
   finished_at: string | null;
@@ -22,12 +24,14 @@ export interface BackupView {
   /** `sha256:<hex>` of the manifest, which holds the sha256 of every file. */
   checksum: string | null;
   /** Why retention keeps it: the longest-lived class (`monthly`, `weekly`, `daily`, `latest`); null when the next pruning deletes it, or it is not a complete backup. */
-  retention_class: KeepReason | null;
+  retention_class: RetentionClass | null;
   job_id: string | null;
   error?: JobError;
 }
 
 const RETENTION_ORDER: readonly KeepReason[] = ["monthly", "weekly", "daily", "latest"];
+/** Why a backup is kept: its longest-lived grandfather-father-son class, or `partial` (some collections only, kept BACKUP_KEEP_DAILY days). */
+export type RetentionClass = KeepReason | "partial";
 
 function retentionPolicy(config: Deps["config"]) {
   return { keepDaily: config.BACKUP_KEEP_DAILY, keepWeekly: config.BACKUP_KEEP_WEEKLY, keepMonthly: config.BACKUP_KEEP_MONTHLY, timeZone: config.BACKUP_TZ };
@@ -78,6 +82,7 @@ export async function listBackups(deps: Deps): Promise<BackupView[]> {
     views.set(id, {
       id,
       trigger: m.trigger,
+      scope: m.scope,
       // Published means complete, whatever a stale row says.
       status: "succeeded",
       created_at: m.createdAt,
@@ -90,14 +95,11 @@ export async function listBackups(deps: Deps): Promise<BackupView[]> {
     });
   }
   const list = [...views.values()];
-  const plan = planRetention(
-    list.map((v) => ({ id: v.id, createdAt: new Date(v.created_at), status: v.status })),
-    retentionPolicy(deps.config),
+  const plan = planBackupRetention(
+    deps,
+    list.map((v) => ({ id: v.id, createdAt: new Date(v.created_at), status: v.status, published: v.status === "succeeded", partial: v.scope === "some" })),
   );
-  for (const view of list) {
-    const reasons = view.status === "succeeded" ? plan.keep.get(view.id) : undefined;
-    view.retention_class = RETENTION_ORDER.find((r) => reasons?.includes(r)) ?? null;
-  }
+  for (const view of list) view.retention_class = view.status === "succeeded" ? (plan.keep.get(view.id) ?? null) : null;
   return list.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? 1 : -1));
 }
 
@@ -106,6 +108,7 @@ export function presentBackupRow(row: BackupRow): BackupView {
   return {
     id: row.id,
     trigger: row.trigger,
+    scope: row.collection_ids ? "some" : "all",
     status: row.status,
     created_at: row.created_at.toISOString(),
     finished_at: row.finished_at?.toISOString() ?? null,
@@ -162,20 +165,81 @@ export async function requestRestore(deps: Deps, backupId: string, input: { coll
  * the rows of failed backups it does not keep, and folders a crashed backup left over a day ago.
  */
 export async function pruneBackups(deps: Deps): Promise<{ kept: number; pruned: string[]; incomplete_removed: string[] }> {
-  const [rows, stored] = await Promise.all([deps.backups.list(100_000), deps.backupStorage.list()]);
-  const published = new Set(stored.map((s) => s.id));
-  const all = new Map<string, { id: string; createdAt: Date; status: BackupRow["status"] }>();
-  for (const row of rows) all.set(row.id, { id: row.id, createdAt: row.created_at, status: published.has(row.id) ? "succeeded" : row.status === "succeeded" ? "failed" : row.status });
-  for (const s of stored) all.set(s.id, { id: s.id, createdAt: new Date(s.manifest.createdAt), status: "succeeded" });
-  const plan = planRetention([...all.values()], retentionPolicy(deps.config));
-  for (const id of plan.prune) {
-    if (published.has(id)) await deps.backupStorage.delete(id);
+  const [candidates, inUse] = await Promise.all([retentionCandidates(deps), backupsBeingRestored(deps)]);
+  const plan = planBackupRetention(deps, candidates);
+  const pruned = plan.prune.filter((id) => !inUse.has(id));
+  for (const id of pruned) {
+    if (candidates.find((c) => c.id === id)?.published) await deps.backupStorage.delete(id);
   }
-  await deps.backups.remove([...plan.prune]);
-  const running = new Set(rows.filter((r) => r.status === "running").map((r) => r.id));
+  await deps.backups.remove(pruned);
+  const running = new Set(candidates.filter((c) => c.status === "running").map((c) => c.id));
   const stale = (await deps.backupStorage.listIncomplete(new Date(Date.now() - 24 * 3600_000))).filter((b) => !running.has(b.id));
   for (const b of stale) await deps.backupStorage.delete(b.id);
-  const result = { kept: plan.keep.size, pruned: [...plan.prune], incomplete_removed: stale.map((b) => b.id) };
+  const result = { kept: candidates.length - pruned.length, pruned, incomplete_removed: stale.map((b) => b.id) };
   deps.logger.info(result, "backup retention applied");
   return result;
+}
+
+interface RetentionCandidate {
+  id: string;
+  createdAt: Date;
+  status: BackupRow["status"];
+  published: boolean;
+  /** Of some collections only (a manual backup with collection_ids). */
+  partial: boolean;
+}
+
+/**
+ * Every backup retention decides on: Postgres's rows and storage's published backups. A published
+ * manifest Quarry cannot read (another tool's folder, a newer format) is left alone entirely.
+ */
+async function retentionCandidates(deps: Deps): Promise<RetentionCandidate[]> {
+  const [rows, stored] = await Promise.all([deps.backups.list(100_000), deps.backupStorage.list().catch(storageFault)]);
+  const all = new Map<string, RetentionCandidate>();
+  const published = new Set(stored.map((s) => s.id));
+  for (const row of rows) {
+    // A row that says succeeded but whose manifest is gone from storage is no restore point.
+    const status = published.has(row.id) ? "succeeded" : row.status === "succeeded" ? "failed" : row.status;
+    all.set(row.id, { id: row.id, createdAt: row.created_at, status, published: false, partial: row.collection_ids !== null });
+  }
+  for (const { id, manifest } of stored) {
+    const parsed = parseQuarryManifest(manifest);
+    if (!parsed.ok) {
+      all.delete(id);
+      continue;
+    }
+    all.set(id, { id, createdAt: new Date(parsed.manifest.createdAt), status: "succeeded", published: true, partial: parsed.manifest.scope === "some" });
+  }
+  return [...all.values()];
+}
+
+/** Backups a queued or running restore reads: never pruned from under it. */
+async function backupsBeingRestored(deps: Deps): Promise<Set<string>> {
+  const { rows } = await deps.db.query<{ backup_id: string }>(
+    `SELECT DISTINCT payload->>'backup_id' AS backup_id FROM jobs WHERE type = 'restore_backup' AND status IN ('queued', 'running')`,
+  );
+  return new Set(rows.map((r) => r.backup_id));
+}
+
+/**
+ * Grandfather-father-son over the backups of every collection; a backup of some collections only
+ * never takes one of their slots (it would push a complete backup out) and is kept
+ * `BACKUP_KEEP_DAILY` days (at least one).
+ */
+function planBackupRetention(deps: Deps, candidates: RetentionCandidate[]): { keep: Map<string, RetentionClass>; prune: string[] } {
+  const full = candidates.filter((c) => !c.partial);
+  const plan = planRetention(full, retentionPolicy(deps.config));
+  const keep = new Map<string, RetentionClass>();
+  for (const [id, reasons] of plan.keep) {
+    const best = RETENTION_ORDER.find((r) => reasons.includes(r));
+    if (best) keep.set(id, best);
+  }
+  const prune = [...plan.prune];
+  const partialFor = Math.max(1, deps.config.BACKUP_KEEP_DAILY) * 24 * 3600_000;
+  for (const c of candidates.filter((c) => c.partial)) {
+    if (c.status === "running" || Date.now() - c.createdAt.getTime() < partialFor) {
+      if (c.status === "succeeded") keep.set(c.id, "partial");
+    } else prune.push(c.id);
+  }
+  return { keep, prune };
 }

@@ -7,7 +7,9 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { declareSchedules } from "../../scheduler/declare-schedules.ts";
 import { schedules } from "../../scheduler/schedules.ts";
+import { restoreBackup } from "../../shared/backup/restore-backup.ts";
 import { takeBackup } from "../../shared/backup/take-backup.ts";
+import { AppError } from "../../shared/errors/app-error.ts";
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION } from "../../shared/backup/backup-manifest.ts";
 import { pruneBackups } from "../../shared/use-cases/backups.ts";
 import type { VectorStore } from "../../shared/vector-store/vector-store.ts";
@@ -146,7 +148,7 @@ describe("a backup's consistency check", () => {
 describe("retention on real storage", () => {
   it("keeps what the policy keeps (here 1 daily), deletes the rest with their rows, and removes old incomplete folders", async () => {
     const storage = stack.deps.backupStorage;
-    const publish = async (id: string, createdAt: string) => {
+    const publish = async (id: string, createdAt: string, scope: "all" | "some" = "all") => {
       const file = await storage.writeFile(id, "collections/x/records.ndjson.gz", (async function* () {
         yield Buffer.from(id);
       })());
@@ -156,6 +158,7 @@ describe("retention on real storage", () => {
         id,
         createdAt,
         trigger: "scheduled",
+        scope,
         quarry_version: "test",
         store: { kind: "embedded" },
         collections: [],
@@ -165,20 +168,92 @@ describe("retention on real storage", () => {
     await publish("r-old", "2026-11-20T02:00:00.000Z");
     await publish("r-mid", "2026-11-21T02:00:00.000Z");
     await publish("r-new", "2026-11-22T02:00:00.000Z");
+    // Backups of some collections never take a complete backup's slot; they are kept BACKUP_KEEP_DAILY days.
+    await publish("r-part-new", new Date(Date.now() - 3600_000).toISOString(), "some");
+    await publish("r-part-old", "2026-11-01T02:00:00.000Z", "some");
     // A crashed backup's folder: files, no manifest.
     await storage.writeFile("r-crashed", "collections/x/records.ndjson.gz", (async function* () {
       yield Buffer.from("partial");
     })());
     const result = await pruneBackups(stack.deps);
-    expect(result.pruned.sort()).toEqual(["r-mid", "r-old"]);
-    expect((await storage.list()).map((b) => b.id)).toEqual(["r-new"]);
+    expect(result.pruned.sort()).toEqual(["r-mid", "r-old", "r-part-old"]);
+    expect((await storage.list()).map((b) => b.id)).toEqual(["r-part-new", "r-new"]);
     // Written just now: not old enough to be taken for a crash.
     expect(result.incomplete_removed).toEqual([]);
     expect((await storage.listIncomplete(new Date(Date.now() + 60_000))).map((b) => b.id)).toEqual(["r-crashed"]);
     const listed = (await admin.get("/v1/backups")).body.data;
-    expect(listed.map((b: Json) => [b.id, b.retention_class])).toEqual([["r-new", "daily"]]);
+    expect(listed.map((b: Json) => [b.id, b.scope, b.retention_class])).toEqual([
+      ["r-part-new", "some", "partial"],
+      ["r-new", "all", "daily"],
+    ]);
     await storage.delete("r-new");
+    await storage.delete("r-part-new");
     await storage.delete("r-crashed");
+  });
+});
+
+describe("a restore", () => {
+  async function runningJob(): Promise<string> {
+    const id = randomUUID();
+    await stack.deps.jobs.insert({ id, tenantId: "@ops", type: "restore_backup", maxAttempts: 3, payload: {} });
+    await stack.deps.jobs.markRunning(id, 1);
+    return id;
+  }
+  const silent = pino({ level: "silent" });
+  const input = (jobId: string, backupId: string, asNewCollection = false) => ({
+    jobId,
+    backupId,
+    asNewCollection,
+    collectionIds: [collectionId],
+    checkpoint: async () => undefined,
+    progress: async () => undefined,
+  });
+
+  it("that failed after it switched over is finished, not done again, by its next attempt; it holds the collection until its job ends", async () => {
+    const backupId = "restore-resume";
+    await takeBackup({ ...stack.deps, logger: silent }, { backupId, trigger: "manual", createdAt: new Date(), collectionIds: [collectionId], checkpoint: async () => undefined, progress: async () => undefined });
+    const before = (await stack.deps.collections.findById(collectionId))!.vector_version;
+    const jobId = await runningJob();
+    let failures = 1;
+    const flaky = new Proxy(stack.deps.vectorStore, {
+      get(target, prop, receiver) {
+        if (prop !== "dropCollection") return Reflect.get(target, prop, receiver);
+        return async (ref: Parameters<VectorStore["dropCollection"]>[0]) => {
+          // The drop of the old generation, after the switch: fails once, as an outage would.
+          if (ref.version === before && failures-- > 0) throw new AppError("VECTOR_STORE_UNAVAILABLE", "down for the test", { retryable: true });
+          return target.dropCollection(ref);
+        };
+      },
+    });
+    await expect(restoreBackup({ ...stack.deps, vectorStore: flaky, logger: silent }, input(jobId, backupId))).rejects.toMatchObject({ code: "VECTOR_STORE_UNAVAILABLE" });
+    const switched = (await stack.deps.collections.findById(collectionId))!;
+    expect(switched.vector_version).toBe(before + 2);
+    expect(switched.restore_job_id).toBe(jobId);
+    expect((await acme.post(`/v1/collections/${collectionId}/documents`, { text: "Held until the restore job ends." })).body.error.code).toBe("COLLECTION_BUSY");
+    expect(await stack.deps.vectorStore.count({ tenantId: "acme", collectionId, version: before })).toBe(3);
+
+    const again = await restoreBackup({ ...stack.deps, logger: silent }, input(jobId, backupId));
+    expect(again.collections).toMatchObject([{ id: collectionId, restored_as: collectionId, documents: 3 }]);
+    expect((await stack.deps.collections.findById(collectionId))!.vector_version).toBe(before + 2);
+    expect(await stack.deps.vectorStore.count({ tenantId: "acme", collectionId, version: before })).toBe(0);
+    expect(await stack.deps.vectorStore.count({ tenantId: "acme", collectionId, version: before + 2 })).toBe(3);
+    await stack.deps.collections.releaseRestore(jobId);
+    await stack.deps.backupStorage.delete(backupId);
+  });
+
+  it("of a collection another restore is working on is refused at once", async () => {
+    const backupId = "restore-twice";
+    await takeBackup({ ...stack.deps, logger: silent }, { backupId, trigger: "manual", createdAt: new Date(), collectionIds: [collectionId], checkpoint: async () => undefined, progress: async () => undefined });
+    const [a, b] = [await runningJob(), await runningJob()];
+    const outcomes = await Promise.allSettled([restoreBackup({ ...stack.deps, logger: silent }, input(a, backupId, true)), restoreBackup({ ...stack.deps, logger: silent }, input(b, backupId, true))]);
+    const refused = outcomes.filter((o) => o.status === "rejected");
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^(COLLECTION_BUSY|RESTORE_TARGET_EXISTS)$/) });
+    const copy = (outcomes.find((o) => o.status === "fulfilled") as PromiseFulfilledResult<{ collections: Array<{ restored_as: string }> }>).value.collections[0]!.restored_as;
+    expect(await stack.deps.vectorStore.count({ tenantId: "acme", collectionId: copy, version: 0 })).toBe(3);
+    await acme.delete(`/v1/collections/${copy}`);
+    await stack.deps.backupStorage.delete(backupId);
   });
 });
 
