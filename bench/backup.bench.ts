@@ -418,6 +418,7 @@ export async function backupBench() {
       const backupDeps = {
         db: d.db,
         collections: d.collections,
+        jobs: d.jobs,
         logger: d.logger,
         vectorStore: timedMethods(d.vectorStore, ["snapshot"], bLog),
         backupStorage: timedMethods(d.backupStorage, ["writeFile", "verifyFile", "publishManifest"], bLog),
@@ -474,6 +475,7 @@ export async function backupBench() {
             {
               db: d.db,
               collections: d.collections,
+              jobs: d.jobs,
               logger: d.logger,
               vectorStore: timedMethods(d.vectorStore, ["dropCollection", "restore", "documentCounts", "deleteDocument"], rLog),
               backupStorage: d.backupStorage,

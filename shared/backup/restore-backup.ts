@@ -124,6 +124,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     }
     await input.checkpoint();
     result = await switchOver(deps, plans, input, manifest.id);
+    await input.progress(95);
   } catch (err) {
     // The generations this attempt wrote and nothing reads: gone, so a failed restore leaves no trace.
     for (const p of plans) await dropUnswitched(deps, p).catch((dropErr: unknown) => deps.logger.warn({ err: dropErr, collectionId: p.target.collectionId }, "could not drop a restore's unused generation"));
