@@ -8,6 +8,7 @@ import type { BackupStorage } from "./backup-storage/backup-storage.ts";
 import { LocalBackupStorage } from "./backup-storage/local.backup-storage.ts";
 import { S3BackupStorage } from "./backup-storage/s3.backup-storage.ts";
 import type { ChatModel } from "./chat-model/chat-model.ts";
+import { OutboundClient, parseAllowlist } from "./outbound/outbound-guard.ts";
 import { ExtractiveChatModel } from "./chat-model/extractive.chat-model.ts";
 import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
 import { Embedders } from "./embeddings/embedders.ts";
@@ -39,6 +40,8 @@ export interface Deps extends Repositories {
   parser: ParsePool;
   /** Where backups go: `BACKUP_S3_BUCKET` when set, else `BACKUP_DIR` (default `DATA_DIR/backups`). */
   backupStorage: BackupStorage;
+  /** The only way to call a URL someone else chose (alert webhooks; callbacks and workflow steps to come). */
+  outbound: OutboundClient;
   close(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
   const vectorStore = await createVectorStore(config);
   const backupStorage = createBackupStorage(config);
+  const outbound = new OutboundClient({ allowlist: parseAllowlist(config.OUTBOUND_ALLOWLIST) });
   logger.info(
     {
       redis: safeUrl(config.REDIS_URL),
@@ -102,6 +106,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     logger,
     db,
     backupStorage,
+    outbound,
     redis,
     producer,
     vectorStore,
@@ -115,6 +120,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
       redis.disconnect();
       await vectorStore.close().catch((err) => logger.warn({ err }, "closing vector store failed"));
       await backupStorage.close().catch((err) => logger.warn({ err }, "closing backup storage failed"));
+      await outbound.close().catch((err) => logger.warn({ err }, "closing the outbound client failed"));
       await db.end();
     },
   };

@@ -1,7 +1,6 @@
 import type { JobError } from "../db/jobs.repository.ts";
 import type { Deps } from "../deps.ts";
-
-const ALERT_TIMEOUT_MS = 10_000;
+import { isOutboundRefused } from "../outbound/outbound-guard.ts";
 
 export interface BackupFailure {
   backupId: string;
@@ -16,7 +15,7 @@ export interface BackupFailure {
  * (last success, failures since), and posted as JSON to `ALERT_WEBHOOK_URL` when it is set. Called
  * from the outbox, so a webhook that fails (non-2xx, timeout) is tried again with backoff.
  */
-export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backups">, failure: BackupFailure): Promise<void> {
+export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backups" | "outbound">, failure: BackupFailure): Promise<void> {
   const health = await deps.backups.health();
   const alert = {
     event: "backup.failed",
@@ -32,16 +31,20 @@ export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backu
   deps.logger.error({ alert }, "backup failed");
   const url = deps.config.ALERT_WEBHOOK_URL;
   if (!url) return;
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", "user-agent": "quarry-alerts" },
-    body: JSON.stringify(alert),
-    redirect: "error",
-    signal: AbortSignal.timeout(ALERT_TIMEOUT_MS),
-  });
-  await res.body?.cancel();
   // Only the origin: webhook URLs often carry their secret in the path or the query (Slack, Teams).
   const shown = new URL(url).origin;
-  if (!res.ok) throw new Error(`the alert webhook at ${shown} answered ${res.status}`);
+  // Through the outbound guard: an alert URL pointing inside the network needs OUTBOUND_ALLOWLIST.
+  const res = await deps.outbound
+    .fetch(url, { method: "POST", headers: { "content-type": "application/json", "user-agent": "quarry-alerts" }, body: JSON.stringify(alert) })
+    .catch((err: unknown) => {
+      // A URL the guard refuses stays refused: say so once instead of trying for hours.
+      if (isOutboundRefused(err) && ["OUTBOUND_ADDRESS_REFUSED", "OUTBOUND_URL_INVALID"].includes(err.code)) {
+        deps.logger.error({ backupId: failure.backupId, webhook: shown, code: err.code, reason: err.message }, "the alert webhook is refused by the outbound guard; fix ALERT_WEBHOOK_URL or OUTBOUND_ALLOWLIST");
+        return undefined;
+      }
+      throw new Error(`the alert webhook at ${shown} could not be called: ${(err as { code?: string }).code ?? (err as Error).message}`);
+    });
+  if (!res) return;
+  if (res.status < 200 || res.status >= 300) throw new Error(`the alert webhook at ${shown} answered ${res.status}`);
   deps.logger.info({ backupId: failure.backupId, webhook: shown }, "backup failure alert delivered");
 }

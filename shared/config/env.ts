@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { allowlistProblem } from "../outbound/outbound-guard.ts";
 
 /** Queues a worker process can serve (`WORKER_QUEUES`). */
 export const QUEUE_NAMES = ["ingest", "embed", "backup", "workflow"] as const;
@@ -153,6 +154,11 @@ const base = z.object({
     BACKUP_S3_SECRET_ACCESS_KEY: optionalString,
     BACKUP_S3_SESSION_TOKEN: optionalString,
     ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    /** Hosts, *.suffixes, addresses and CIDR ranges outbound calls may reach although they are not public. */
+    OUTBOUND_ALLOWLIST: optionalString.superRefine((raw, ctx) => {
+      const problem = allowlistProblem(raw);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
 });
 
 const schema = base.superRefine((env, ctx) => {

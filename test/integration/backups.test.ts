@@ -387,6 +387,8 @@ describe("backups in an S3-compatible bucket", () => {
     BACKUP_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
     BACKUP_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     ALERT_WEBHOOK_URL: alertUrl,
+    // The alert receiver listens on loopback, which the outbound guard refuses unless allowed.
+    OUTBOUND_ALLOWLIST: "127.0.0.1",
     LOG_LEVEL: "info",
   });
 

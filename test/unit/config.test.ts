@@ -85,6 +85,11 @@ describe("loadConfig", () => {
     expect(loadConfig({ ADMIN_TOKEN: "a-long-enough-admin-token" }).ADMIN_TOKEN).toBe("a-long-enough-admin-token");
   });
 
+  it("reads OUTBOUND_ALLOWLIST and names what it cannot parse", () => {
+    expect(loadConfig({ OUTBOUND_ALLOWLIST: "hooks.internal, *.corp.example, 10.0.0.0/8, ::1" }).OUTBOUND_ALLOWLIST).toBe("hooks.internal, *.corp.example, 10.0.0.0/8, ::1");
+    expect(problems({ OUTBOUND_ALLOWLIST: "10.0.0.0/99" })).toEqual([expect.stringMatching(/^OUTBOUND_ALLOWLIST: expected host names/)]);
+  });
+
   it("rejects an overlap as large as the chunk", () => {
     expect(problems({ CHUNK_SIZE: "100", CHUNK_OVERLAP: "100" })).toEqual([expect.stringMatching(/^CHUNK_OVERLAP: must be smaller/)]);
   });
