@@ -1,5 +1,6 @@
 import { Router, type Request } from "express";
 import { z } from "zod";
+import { acceptCallbackUrl } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError, validationError } from "../../shared/errors/app-error.ts";
 import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
@@ -67,6 +68,7 @@ export function documentsRoutes(deps: Deps): Router {
     const collectionId = idParam(req.params.id, "collection");
     await getCollection(deps, req.tenantId, collectionId); // 404 before reading a large body
     const input = await documentInput(req, deps.config.MAX_FILE_SIZE);
+    input.callbackUrl = await acceptCallbackUrl(deps, input.callbackUrl);
     const accepted = await acceptDocument(deps, req.tenantId, collectionId, input);
     const payload = { document: presentDocument(accepted.document), job: accepted.job ? presentJob(accepted.job) : null };
     if (!accepted.created) return void res.status(200).location(`/v1/documents/${accepted.document.id}`).json(payload);

@@ -28,7 +28,13 @@ export function jobsRoutes(deps: Deps): Router {
   router.get("/v1/jobs/:id", async (req, res) => {
     const job = await deps.jobs.get(req.tenantId, idParam(req.params.id, "job"));
     if (!job) throw notFound("job");
-    res.json(presentJob(job));
+    if (!job.callback_url) return void res.json(presentJob(job));
+    const { rows } = await deps.db.query<{ at: Date; run: number; status_code: number | null; error: string | null; outcome: string; duration_ms: number }>(
+      `SELECT at, run, status_code, error, outcome, duration_ms FROM callback_attempts WHERE job_id = $1 ORDER BY id DESC LIMIT 50`,
+      [job.id],
+    );
+    const attempts = rows.reverse().map((a) => ({ at: a.at.toISOString(), run: a.run, status_code: a.status_code, error: a.error, outcome: a.outcome, duration_ms: a.duration_ms }));
+    res.json({ ...presentJob(job), callback: { url: job.callback_url, attempts } });
   });
 
   router.get("/v1/jobs/:id/events", async (req, res) => {

@@ -153,6 +153,13 @@ const base = z.object({
     BACKUP_S3_ACCESS_KEY_ID: optionalString,
     BACKUP_S3_SECRET_ACCESS_KEY: optionalString,
     BACKUP_S3_SESSION_TOKEN: optionalString,
+    /** Signs job callbacks (Standard Webhooks): `whsec_` and the base64 of 24–64 random bytes. */
+    WEBHOOK_SECRET: optionalString.pipe(
+      z
+        .string()
+        .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, "expected whsec_ and the base64 of 24 to 64 random bytes (openssl rand -base64 32)")
+        .optional(),
+    ),
     ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     /** Hosts, *.suffixes, addresses and CIDR ranges outbound calls may reach although they are not public. */
     OUTBOUND_ALLOWLIST: optionalString.superRefine((raw, ctx) => {

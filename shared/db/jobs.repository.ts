@@ -30,6 +30,8 @@ export interface JobRow {
   cancel_error: JobError | null;
   /** 1, and one more with each retry: each run ends once. */
   run: number;
+  /** Where each end of the job is POSTed, signed (when the request gave one). */
+  callback_url: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -54,11 +56,11 @@ export class JobsRepository {
     this.q = q;
   }
 
-  async insert(job: { id: string; tenantId: string; type: string; maxAttempts: number; payload: object; resource?: { type: string; id: string } }): Promise<JobRow> {
+  async insert(job: { id: string; tenantId: string; type: string; maxAttempts: number; payload: object; resource?: { type: string; id: string }; callbackUrl?: string | null }): Promise<JobRow> {
     const { rows } = await this.q.query<JobRow>(
-      `INSERT INTO jobs (id, tenant_id, type, max_attempts, payload, resource_type, resource_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [job.id, job.tenantId, job.type, job.maxAttempts, job.payload, job.resource?.type ?? null, job.resource?.id ?? null],
+      `INSERT INTO jobs (id, tenant_id, type, max_attempts, payload, resource_type, resource_id, callback_url)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+      [job.id, job.tenantId, job.type, job.maxAttempts, job.payload, job.resource?.type ?? null, job.resource?.id ?? null, job.callbackUrl ?? null],
     );
     return rows[0]!;
   }

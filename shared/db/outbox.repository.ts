@@ -1,7 +1,7 @@
 import type { Queryable } from "./queryable.ts";
 
 /** Topics a job's end can write; consumers are registered per topic (shared/jobs/outbox-relay.ts). */
-export type OutboxTopic = "job.ended";
+export type OutboxTopic = "job.ended" | "job.callback";
 
 export interface OutboxRow {
   id: number;

@@ -19,6 +19,22 @@ export const job = z.object({
   cancel_requested_at: timestamp.optional(),
   started_at: timestamp.optional(),
   finished_at: timestamp.optional(),
+  /** GET /v1/jobs/:id only, when the request gave a callback_url: where its ends are POSTed, and the last 50 delivery attempts. */
+  callback: z
+    .object({
+      url: z.string(),
+      attempts: z.array(
+        z.object({
+          at: timestamp,
+          run: z.int().min(1),
+          status_code: z.int().nullable(),
+          error: z.string().nullable(),
+          outcome: z.enum(["delivered", "stopped", "retrying", "failed"]),
+          duration_ms: z.int().min(0),
+        }),
+      ),
+    })
+    .optional(),
 });
 
 export type JobView = z.output<typeof job>;

@@ -32,6 +32,8 @@ export async function endJob(deps: Pick<Deps, "db" | "logger">, jobId: string, o
   }
   const view = presentJob(row);
   await tx.outbox.add({ topic: "job.ended", jobId, run: row.run, jobType: row.type, tenantId: row.tenant_id, resourceId: row.resource_id, payload: view });
+  // Its own row: a receiver that is down retries on its own schedule, apart from the cleanup above.
+  if (row.callback_url) await tx.outbox.add({ topic: "job.callback", jobId, run: row.run, jobType: row.type, tenantId: row.tenant_id, resourceId: row.resource_id, payload: view });
   await tx.jobs.addEvent(jobId, "end", view);
   return row;
 }

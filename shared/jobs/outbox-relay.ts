@@ -1,10 +1,11 @@
 import type { EndStatus, JobError } from "../db/jobs.repository.ts";
 import type { OutboxRow, OutboxTopic } from "../db/outbox.repository.ts";
+import { deliverCallback, RetryLaterError } from "../callbacks/deliver-callback.ts";
 import type { Deps } from "../deps.ts";
 import { isJobName, jobDefinition } from "./index.ts";
 
-/** Consumes one outbox row. Runs at least once per row, so it must be idempotent. */
-export type OutboxHandler = (deps: Deps, row: OutboxRow) => Promise<void>;
+/** Consumes one outbox row. Runs at least once per row, so it must be idempotent. `lastTry`: no retry follows a failure. */
+export type OutboxHandler = (deps: Deps, row: OutboxRow, lastTry: boolean) => Promise<void>;
 
 /**
  * Runs the ended job's `afterEnd` hook (cleanup outside Postgres: vectors, generations) for the
@@ -25,9 +26,10 @@ export const runAfterEnd: OutboxHandler = async (deps, row) => {
   await definition.afterEnd(deps, { status, data: parsed.data, job, error: (row.payload.error as JobError | undefined) ?? null });
 };
 
-/** The consumers of each topic; the callback sender joins `job.ended` with the workflows issue. */
+/** The consumers of each topic. */
 export const defaultOutboxHandlers: Record<OutboxTopic, OutboxHandler[]> = {
   "job.ended": [runAfterEnd],
+  "job.callback": [deliverCallback],
 };
 
 const retryDelayMs = (attempts: number) => Math.min(5 * 60_000, 1_000 * 2 ** Math.min(attempts, 12));
@@ -40,7 +42,7 @@ export const MAX_OUTBOX_ATTEMPTS = 30;
  * the row for a later try with exponential backoff, up to {@link MAX_OUTBOX_ATTEMPTS}. Returns how
  * many rows were processed.
  */
-export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, limit = 5, jobId?: string): Promise<number> {
+export async function relayOutbox(deps: Deps, handlers: Partial<Record<OutboxTopic, OutboxHandler[]>> = defaultOutboxHandlers, limit = 5, jobId?: string): Promise<number> {
   const rows = await deps.outbox.claim(limit, LEASE_MS, jobId);
   const started = Date.now();
   let processed = 0;
@@ -48,7 +50,8 @@ export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, 
     // Rows whose lease is nearly gone are left for the next claim rather than run twice.
     if (Date.now() - started > LEASE_MS / 2) break;
     try {
-      for (const handle of handlers[row.topic] ?? []) await withTimeout(handle(deps, row), HANDLER_TIMEOUT_MS);
+      const lastTry = row.attempts >= MAX_OUTBOX_ATTEMPTS;
+      for (const handle of handlers[row.topic] ?? []) await withTimeout(handle(deps, row, lastTry), HANDLER_TIMEOUT_MS);
       await deps.outbox.markProcessed(row.id, row.lease!);
       processed++;
     } catch (err) {
@@ -56,7 +59,9 @@ export async function relayOutbox(deps: Deps, handlers = defaultOutboxHandlers, 
       const fields = { err, outboxId: row.id, jobId: row.job_id, topic: row.topic, attempts: row.attempts };
       if (dead) deps.logger.error(fields, "outbox handler failed for good; the row is kept as dead");
       else deps.logger.warn(fields, "outbox handler failed; will retry");
-      await deps.outbox.markFailed(row.id, row.lease!, err instanceof Error ? err.message : String(err), retryDelayMs(row.attempts - 1), dead);
+      // A handler may name its own delay (a receiver's Retry-After); never sooner than the backoff.
+      const delay = Math.max(retryDelayMs(row.attempts - 1), err instanceof RetryLaterError ? err.delayMs : 0);
+      await deps.outbox.markFailed(row.id, row.lease!, err instanceof Error ? err.message : String(err), delay, dead);
     }
   }
   return processed;

@@ -78,6 +78,7 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
       tenantId,
       payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
       resource: { type: "document", id: documentId },
+      callbackUrl: input.callbackUrl,
     });
     return { document, job };
   });

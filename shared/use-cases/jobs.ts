@@ -29,7 +29,7 @@ export const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.quer
 export async function recordJob<N extends JobName>(
   deps: Pick<Deps, "producer">,
   tx: Transaction,
-  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string } },
+  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string }; callbackUrl?: string | null },
 ): Promise<JobRow> {
   const payload = jobDefinition(job.name).schema.parse(job.payload) as object;
   const row = await tx.jobs.insert({
@@ -39,6 +39,7 @@ export async function recordJob<N extends JobName>(
     maxAttempts: deps.producer.options(job.name).attempts ?? 1,
     payload,
     resource: job.resource,
+    callbackUrl: job.callbackUrl,
   });
   // A worker that takes the job before this transaction commits waits on this lock (awaitAcceptance).
   await lockAcceptance(tx, row.id);
