@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { isBackupId } from "../../shared/backup-storage/backup-storage.ts";
+import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
@@ -14,6 +15,7 @@ const collectionIds = z.array(z.uuid()).min(1).max(10_000).optional();
 export const createBackupBody = z.strictObject({
   /** Only these collections (any tenant's); every active collection when absent. */
   collection_ids: collectionIds,
+  callback_url: callbackUrlField,
 });
 
 export const restoreBody = z.strictObject({
@@ -21,6 +23,7 @@ export const restoreBody = z.strictObject({
   collection_ids: collectionIds,
   /** Restore beside the live collections, as new ones named "<name> (restored <backup id>)", instead of replacing them. */
   as_new_collection: z.boolean().default(false),
+  callback_url: callbackUrlField,
 });
 
 function backupIdParam(value: string | string[] | undefined): string {
@@ -35,7 +38,8 @@ export function backupsRoutes(deps: Deps): Router {
 
   router.post("/v1/backups", async (req, res) => {
     const body = validate(createBackupBody, req.body ?? {});
-    const { backup, job } = await requestBackup(deps, { trigger: "manual", collectionIds: body.collection_ids?.map((id) => id.toLowerCase()) });
+    const callbackUrl = await acceptCallbackUrl(deps, body.callback_url);
+    const { backup, job } = await requestBackup(deps, { trigger: "manual", collectionIds: body.collection_ids?.map((id) => id.toLowerCase()), callbackUrl });
     res.status(202).location(`/v1/jobs/${job!.id}`).json({ backup: presentBackupRow(backup), job: presentJob(job!) });
   });
 
@@ -50,7 +54,8 @@ export function backupsRoutes(deps: Deps): Router {
   router.post("/v1/backups/:id/restore", async (req, res) => {
     const id = backupIdParam(req.params.id);
     const body = validate(restoreBody, req.body ?? {});
-    const job = await requestRestore(deps, id, { collectionIds: body.collection_ids?.map((c) => c.toLowerCase()), asNewCollection: body.as_new_collection });
+    const callbackUrl = await acceptCallbackUrl(deps, body.callback_url);
+    const job = await requestRestore(deps, id, { collectionIds: body.collection_ids?.map((c) => c.toLowerCase()), asNewCollection: body.as_new_collection, callbackUrl });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { presentCollection, presentJob } from "../../shared/presenters.ts";
 import { createCollection, getCollection, requestCollectionDeletion } from "../../shared/use-cases/collections.ts";
@@ -19,7 +20,7 @@ export const createBody = z.object({
   embedding: embeddingSpec.optional(),
 });
 
-export const reembedBody = z.object({ embedding: embeddingSpec });
+export const reembedBody = z.object({ embedding: embeddingSpec, callback_url: callbackUrlField });
 
 export function collectionsRoutes(deps: Deps): Router {
   const router = Router();
@@ -48,7 +49,7 @@ export function collectionsRoutes(deps: Deps): Router {
   router.post("/v1/collections/:id/reembed", async (req, res) => {
     const collectionId = idParam(req.params.id, "collection");
     const body = validate(reembedBody, req.body);
-    const job = await requestReembed(deps, req.tenantId, collectionId, body.embedding);
+    const job = await requestReembed(deps, req.tenantId, collectionId, body.embedding, await acceptCallbackUrl(deps, body.callback_url));
     res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 

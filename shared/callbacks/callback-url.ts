@@ -1,6 +1,10 @@
+import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors/app-error.ts";
 import { checkOutboundUrl, isOutboundRefused, parseAllowlist } from "../outbound/outbound-guard.ts";
+
+/** The `callback_url` field of a JSON body (checked further by {@link acceptCallbackUrl}). */
+export const callbackUrlField = z.url({ protocol: /^https?$/ }).max(2000).optional().describe("POSTed the job's JSON, signed, when the job ends (docs/api.md, Callbacks)");
 
 /**
  * A `callback_url` from a request, checked before anything is stored: callbacks must be signable

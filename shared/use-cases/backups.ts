@@ -43,7 +43,7 @@ function retentionPolicy(config: Deps["config"]) {
  */
 export async function requestBackup(
   deps: Deps,
-  input: { trigger: "scheduled" | "manual"; at?: Date; collectionIds?: string[] },
+  input: { trigger: "scheduled" | "manual"; at?: Date; collectionIds?: string[]; callbackUrl?: string },
 ): Promise<{ backup: BackupRow; job: JobRow | undefined }> {
   const at = input.at ?? new Date();
   const id = newBackupId(at, input.trigger, randomBytes(3).toString("hex"));
@@ -60,6 +60,7 @@ export async function requestBackup(
       name: "create_backup",
       tenantId: OPS_TENANT,
       payload: { backup_id: id, trigger: input.trigger, collection_ids: input.collectionIds, created_at: at.toISOString() },
+      callbackUrl: input.callbackUrl,
     });
     await tx.backups.insert({ id, trigger: input.trigger, jobId: job.id, collectionIds: input.collectionIds });
     return { backup: (await tx.backups.get(id))!, job };
@@ -138,7 +139,7 @@ export async function getBackup(deps: Deps, id: string): Promise<BackupView> {
 }
 
 /** Checks what can be checked before any work (the backup exists, holds the collections, fits this store), then queues the restore. */
-export async function requestRestore(deps: Deps, backupId: string, input: { collectionIds?: string[]; asNewCollection: boolean }): Promise<JobRow> {
+export async function requestRestore(deps: Deps, backupId: string, input: { collectionIds?: string[]; asNewCollection: boolean; callbackUrl?: string }): Promise<JobRow> {
   const manifest = await readBackupManifest(deps.backupStorage, backupId).catch((err: unknown) => {
     if (err instanceof AppError && err.code !== "BACKUP_NOT_FOUND") throw new AppError(err.code, err.message, { httpStatus: 422 });
     return storageFault(err);
@@ -156,6 +157,7 @@ export async function requestRestore(deps: Deps, backupId: string, input: { coll
       name: "restore_backup",
       tenantId: OPS_TENANT,
       payload: { backup_id: backupId, collection_ids: input.collectionIds, as_new_collection: input.asNewCollection },
+      callbackUrl: input.callbackUrl,
     }),
   );
 }

@@ -14,7 +14,7 @@ type ReembedPayload = { tenant_id: string; collection_id: string; embedding: Emb
  * next vector generation; searches keep using the current one until the job switches over. New
  * uploads wait (409 COLLECTION_BUSY) while it runs, so no document is left behind.
  */
-export async function requestReembed(deps: Deps, tenantId: string, collectionId: string, requested: Partial<EmbeddingSpec>): Promise<JobRow> {
+export async function requestReembed(deps: Deps, tenantId: string, collectionId: string, requested: Partial<EmbeddingSpec>, callbackUrl?: string): Promise<JobRow> {
   const spec = await deps.embedders.resolve(requested);
   return acceptWork(deps, async (tx) => {
     // The row lock waits for uploads in flight (they share-lock it) and holds off new ones.
@@ -41,6 +41,7 @@ export async function requestReembed(deps: Deps, tenantId: string, collectionId:
       tenantId,
       payload: { tenant_id: tenantId, collection_id: collectionId, embedding: spec },
       resource: { type: "collection", id: collectionId },
+      callbackUrl,
     });
     if (!(await tx.collections.startReembed(tenantId, collectionId, row.id, spec))) {
       throw new AppError("REEMBED_IN_PROGRESS", "the collection is already being re-embedded", { httpStatus: 409 });

@@ -14,6 +14,7 @@ import { createTestEnv, TEST_KEYS, waitFor, type TestEnv } from "../helpers/test
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+const ADMIN = "callbacks-admin-token-01";
 const openai = new OpenAI({ apiKey: "unused", webhookSecret: SECRET });
 
 interface Delivery {
@@ -46,7 +47,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
-  env = createTestEnv({ WEBHOOK_SECRET: SECRET, OUTBOUND_ALLOWLIST: "127.0.0.1", LOG_LEVEL: "info" });
+  env = createTestEnv({ WEBHOOK_SECRET: SECRET, OUTBOUND_ALLOWLIST: "127.0.0.1", LOG_LEVEL: "info", ADMIN_TOKEN: ADMIN, BACKUP_CRON: "off" });
   stack = await startApiAndWorker(env.env);
   acme = apiClient(stack.url, TEST_KEYS.acme);
   collectionId = (await acme.post("/v1/collections", { name: "callbacks" })).body.id;
@@ -128,6 +129,22 @@ describe("a job's callback", () => {
     expect(docs.some((d: Json) => String(d.title ?? "").startsWith("refused") || false)).toBe(false);
     expect(docs).toHaveLength(2);
   });
+});
+
+describe("callbacks of other job types", () => {
+  it("come for a re-embed and for a backup, verified the same way", async () => {
+    const reembed = await acme.post(`/v1/collections/${collectionId}/reembed`, { embedding: { provider: "local", dimensions: 128 }, callback_url: `${base}/reembed` });
+    expect(reembed.status).toBe(202);
+    const backup = await apiClient(stack.url, ADMIN).post("/v1/backups", { callback_url: `${base}/backup` });
+    expect(backup.status).toBe(202);
+    for (const [path, type, id] of [["/reembed", "reembed_collection", reembed.body.job.id], ["/backup", "create_backup", backup.body.job.id]] as const) {
+      const d = await waitFor(async () => deliveries.find((x) => x.path === path), 30_000, `the ${type} callback`);
+      expect(JSON.parse(d.body)).toMatchObject({ id, type, status: "succeeded" });
+      await expect(openai.webhooks.verifySignature(d.body, headersOf(d), SECRET)).resolves.toBeUndefined();
+    }
+    const refused = await acme.post(`/v1/collections/${collectionId}/reembed`, { embedding: { provider: "local" }, callback_url: "http://192.168.1.10/hook" });
+    expect([refused.status, refused.body.error.code]).toEqual([400, "CALLBACK_URL_REFUSED"]);
+  }, 60_000);
 });
 
 describe("callbacks without WEBHOOK_SECRET", () => {
