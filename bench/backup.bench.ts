@@ -25,8 +25,6 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as lancedb from "@lancedb/lancedb";
-import { Redis } from "ioredis";
-import pg from "pg";
 import { v5 as uuidv5 } from "uuid";
 import { newBackupId } from "../shared/backup/backup-manifest.ts";
 import { restoreBackup } from "../shared/backup/restore-backup.ts";
@@ -41,6 +39,7 @@ import { optimizeVectors } from "../shared/use-cases/optimize-vectors.ts";
 import { pointId } from "../shared/use-cases/point-id.ts";
 import { searchCollection, type SearchHit } from "../shared/use-cases/search.ts";
 import { spawnQuarry } from "../test/helpers/processes.ts";
+import { deleteKeys, dropDatabase } from "../test/helpers/test-env.ts";
 import { percentiles } from "./stats.ts";
 
 const CHUNKS = Number(process.env.BENCH_BACKUP_CHUNKS ?? 100_000);
@@ -325,25 +324,8 @@ async function seed(deps: Deps, collectionId: string, words: string[]) {
 }
 
 async function dropEverything(databaseUrl: string, prefix: string, dataDir: string) {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  const client = new pg.Client({ connectionString: PG_BASE });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await dropDatabase(databaseUrl);
+  await deleteKeys(prefix);
   rmSync(dataDir, { recursive: true, force: true });
 }
 

@@ -54,7 +54,8 @@ export function createTestEnv(overrides: Record<string, string> = {}): TestEnv {
   };
 }
 
-async function dropDatabase(databaseUrl: string) {
+/** Drops a test database, closing whatever is still connected to it. */
+export async function dropDatabase(databaseUrl: string) {
   const name = new URL(databaseUrl).pathname.slice(1);
   const client = new pg.Client({ connectionString: PG_BASE });
   await client.connect();
@@ -65,7 +66,8 @@ async function dropDatabase(databaseUrl: string) {
   }
 }
 
-async function deleteKeys(prefix: string) {
+/** Deletes every Redis key under a queue prefix. */
+export async function deleteKeys(prefix: string) {
   const redis = new Redis(REDIS_URL);
   try {
     let cursor = "0";
