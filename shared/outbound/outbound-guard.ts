@@ -162,6 +162,11 @@ export class OutboundClient {
     });
   }
 
+  /** Checks a URL before it is stored, with this client's allowlist (see {@link checkOutboundUrl}). */
+  checkUrl(raw: string): Promise<URL> {
+    return checkOutboundUrl(raw, this.policy.allowlist);
+  }
+
   /** Calls `url` (following allowed redirects by hand) and reads at most `maxResponseBytes` of the answer. */
   async fetch(raw: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<OutboundResponse> {
     const signal = AbortSignal.timeout(this.policy.timeoutMs);
