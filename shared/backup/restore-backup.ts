@@ -92,6 +92,13 @@ export function selectBackupCollections(manifest: QuarryManifest, ids?: string[]
  * a rerun clears what an earlier attempt left in step 3.
  */
 export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Promise<{ backup_id: string; collections: RestoredCollection[] }> {
+  // An earlier attempt of this job that switched over (then crashed or failed) is done but for its
+  // clean-up: running it again would undo what was written since.
+  const switched = await switchedBefore(deps, input.jobId);
+  if (switched) {
+    await dropOldGenerations(deps, switched.old_generations);
+    return { backup_id: switched.backup_id, collections: switched.collections };
+  }
   const manifest = await readBackupManifest(deps.backupStorage, input.backupId);
   if (manifest.store.kind !== deps.vectorStore.kind) {
     throw permanent(
@@ -100,16 +107,12 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     );
   }
   const chosen = selectBackupCollections(manifest, input.collectionIds);
-  // An earlier attempt of this job that switched over (then crashed or failed) is done but for its
-  // clean-up: running it again would undo what was written since.
-  const switched = await switchedBefore(deps, input.jobId);
-  if (switched) {
-    await dropOldGenerations(deps, switched.old_generations);
-    return { backup_id: switched.backup_id, collections: switched.collections };
-  }
   const targets = chosen.map((c) => (input.asNewCollection ? besideId(manifest.id, c.id) : c.id));
-  const releaseLocks = await lockTargets(deps, targets);
   const work = await mkdtemp(path.join(tmpdir(), "quarry-restore-"));
+  const releaseLocks = await lockTargets(deps, targets).catch(async (err: unknown) => {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  });
   const plans: Plan[] = [];
   let result: SwitchRecord;
   try {
