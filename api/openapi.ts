@@ -12,8 +12,8 @@ import { searchHit, searchResults } from "../shared/http-schemas/search.schema.t
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
 import { createBackupBody, restoreBody } from "./routes/backups.routes.ts";
 import { chatBody } from "./routes/chat.routes.ts";
-import { createBody, reembedBody } from "./routes/collections.routes.ts";
-import { documentFields, listDocumentsQuery, textBody } from "./routes/documents.routes.ts";
+import { createBody, deleteCollectionQuery, reembedBody } from "./routes/collections.routes.ts";
+import { deleteDocumentQuery, documentFields, listDocumentsQuery, textBody } from "./routes/documents.routes.ts";
 import { embeddingsBody } from "./routes/embeddings.routes.ts";
 import { listJobsQuery } from "./routes/jobs.routes.ts";
 import { listQuery } from "./routes/params.ts";
@@ -164,12 +164,19 @@ function buildDocument(): Json {
       "/v1/collections/{id}": {
         parameters: [id("collection")],
         get: operation("getCollection", "Collections", "Get a collection", { "200": json("Collection"), ...unauthorized, ...notFound("collection") }),
-        delete: operation("deleteCollection", "Collections", "Delete a collection and its vectors (a job)", {
-          "202": accepted("JobAccepted"),
-          ...unauthorized,
-          ...notFound("collection"),
-          ...queueDown,
-        }),
+        delete: operation(
+          "deleteCollection",
+          "Collections",
+          "Delete a collection and its vectors (a job)",
+          {
+            "202": accepted("JobAccepted"),
+            "400": error("A bad callback_url (VALIDATION_ERROR, CALLBACK_URL_REFUSED, CALLBACKS_DISABLED); nothing was deleted"),
+            ...unauthorized,
+            ...notFound("collection"),
+            ...queueDown,
+          },
+          { parameters: queryParams(deleteCollectionQuery) },
+        ),
       },
       "/v1/collections/{id}/reembed": {
         parameters: [id("collection")],
@@ -222,12 +229,19 @@ function buildDocument(): Json {
       "/v1/documents/{id}": {
         parameters: [id("document")],
         get: operation("getDocument", "Documents", "Get a document", { "200": json("Document"), ...unauthorized, ...notFound("document") }),
-        delete: operation("deleteDocument", "Documents", "Delete a document and its vectors (a job)", {
-          "202": accepted("JobAccepted"),
-          ...unauthorized,
-          ...notFound("document"),
-          ...queueDown,
-        }),
+        delete: operation(
+          "deleteDocument",
+          "Documents",
+          "Delete a document and its vectors (a job)",
+          {
+            "202": accepted("JobAccepted"),
+            "400": error("A bad callback_url (VALIDATION_ERROR, CALLBACK_URL_REFUSED, CALLBACKS_DISABLED); nothing was deleted"),
+            ...unauthorized,
+            ...notFound("document"),
+            ...queueDown,
+          },
+          { parameters: queryParams(deleteDocumentQuery) },
+        ),
       },
       "/v1/collections/{id}/search": {
         parameters: [id("collection")],

@@ -22,6 +22,9 @@ export const createBody = z.object({
 
 export const reembedBody = z.object({ embedding: embeddingSpec, callback_url: callbackUrlField });
 
+/** `DELETE /v1/collections/:id?callback_url=…`: a deletion has no body, so its callback comes in the query (other keys are ignored). */
+export const deleteCollectionQuery = z.object({ callback_url: callbackUrlField });
+
 export function collectionsRoutes(deps: Deps): Router {
   const router = Router();
 
@@ -42,7 +45,9 @@ export function collectionsRoutes(deps: Deps): Router {
   });
 
   router.delete("/v1/collections/:id", async (req, res) => {
-    const job = await requestCollectionDeletion(deps, req.tenantId, idParam(req.params.id, "collection"));
+    const collectionId = idParam(req.params.id, "collection");
+    const query = validate(deleteCollectionQuery, req.query);
+    const job = await requestCollectionDeletion(deps, req.tenantId, collectionId, await acceptCallbackUrl(deps, query.callback_url));
     res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 

@@ -1,6 +1,6 @@
 import { Router, type Request } from "express";
 import { z } from "zod";
-import { acceptCallbackUrl } from "../../shared/callbacks/callback-url.ts";
+import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError, validationError } from "../../shared/errors/app-error.ts";
 import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
@@ -25,6 +25,9 @@ export const textBody = documentFields.extend({ text: z.string().min(1, "text mu
 export const listDocumentsQuery = listQuery.extend({
   status: z.enum(["queued", "processing", "ready", "failed"]).optional(),
 });
+
+/** `DELETE /v1/documents/:id?callback_url=…`: a deletion has no body, so its callback comes in the query (other keys are ignored). */
+export const deleteDocumentQuery = z.object({ callback_url: callbackUrlField });
 
 function parseMetadataField(raw: string | undefined): unknown {
   if (raw === undefined || raw === "") return undefined;
@@ -87,7 +90,9 @@ export function documentsRoutes(deps: Deps): Router {
   });
 
   router.delete("/v1/documents/:id", async (req, res) => {
-    const job = await requestDocumentDeletion(deps, req.tenantId, idParam(req.params.id, "document"));
+    const documentId = idParam(req.params.id, "document");
+    const query = validate(deleteDocumentQuery, req.query);
+    const job = await requestDocumentDeletion(deps, req.tenantId, documentId, await acceptCallbackUrl(deps, query.callback_url));
     res.status(202).location(`/v1/jobs/${job.id}`).json({ job: presentJob(job) });
   });
 

@@ -29,7 +29,7 @@ export async function getCollection(deps: Pick<Deps, "collections">, tenantId: s
  * queues the job that deletes its vectors and records; ingests still running in it are asked to
  * stop. Nothing is applied unless the job is queued.
  */
-export async function requestCollectionDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
+export async function requestCollectionDeletion(deps: Deps, tenantId: string, id: string, callbackUrl?: string): Promise<JobRow> {
   const job = await acceptWork(deps, async (tx) => {
     if (!(await tx.collections.markDeleting(tenantId, id))) throw notFound("collection");
     return recordJob(deps, tx, {
@@ -37,6 +37,7 @@ export async function requestCollectionDeletion(deps: Deps, tenantId: string, id
       tenantId,
       payload: { tenant_id: tenantId, collection_id: id },
       resource: { type: "collection", id },
+      callbackUrl,
     });
   });
   const reason = { code: "CANCELLED", message: "its collection was deleted" };

@@ -187,9 +187,10 @@ export async function finalizeDocument(
 
 /**
  * Hides the document at once and queues the job that removes its vectors and rows; an ingest
- * still running for it is asked to stop. Nothing is applied unless the job is queued.
+ * still running for it is asked to stop. Nothing is applied unless the job is queued. A document
+ * already being deleted is hidden, so asking again answers 404 (no second job, no callback).
  */
-export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: string): Promise<JobRow> {
+export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: string, callbackUrl?: string): Promise<JobRow> {
   const job = await acceptWork(deps, async (tx) => {
     const document = await tx.documents.get(tenantId, id);
     if (!document) throw notFound("document");
@@ -200,6 +201,7 @@ export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: 
       tenantId,
       payload: { tenant_id: tenantId, collection_id: document.collection_id, document_id: id },
       resource: { type: "document", id },
+      callbackUrl,
     });
   });
   await requestCancels(deps, [id], ["ingest_document"], { code: "CANCELLED", message: "its document was deleted" });

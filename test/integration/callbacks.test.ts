@@ -147,6 +147,60 @@ describe("callbacks of other job types", () => {
   }, 60_000);
 });
 
+describe("callbacks of deletions (callback_url in the query)", () => {
+  /** A collection of its own with one ingested document (the collection above counts its documents). */
+  async function collectionWithDocument(name: string) {
+    const c = (await acme.post("/v1/collections", { name })).body.id as string;
+    const up = await acme.post(`/v1/collections/${c}/documents`, { text: `Herons wait in ${name}.` });
+    expect(up.status).toBe(202);
+    await waitFor(async () => (await job(up.body.job.id)).status === "succeeded", 30_000, "the ingest");
+    return { collection: c, document: up.body.document.id as string };
+  }
+  const hook = (path: string) => encodeURIComponent(`${base}${path}`);
+
+  it("come once, signed, with the ended delete job, for a document and for a collection", async () => {
+    const { collection, document } = await collectionWithDocument("deletion callbacks");
+    // An unknown query parameter is ignored, as on the list routes.
+    const delDoc = await acme.delete(`/v1/documents/${document}?callback_url=${hook("/delete-document")}&unknown=1`);
+    expect(delDoc.status).toBe(202);
+    expect((await job(delDoc.body.job.id)).callback.url).toBe(`${base}/delete-document`);
+    const delCollection = await acme.delete(`/v1/collections/${collection}?callback_url=${hook("/delete-collection")}`);
+    expect(delCollection.status).toBe(202);
+    for (const [path, type, id] of [
+      ["/delete-document", "delete_document", delDoc.body.job.id],
+      ["/delete-collection", "delete_collection", delCollection.body.job.id],
+    ] as const) {
+      const d = await waitFor(async () => deliveries.find((x) => x.path === path), 30_000, `the ${type} callback`);
+      expect(JSON.parse(d.body)).toMatchObject({ id, type, status: "succeeded" });
+      await expect(openai.webhooks.verifySignature(d.body, headersOf(d), SECRET)).resolves.toBeUndefined();
+      expect(new Webhook(SECRET).verify(d.body, headersOf(d))).toMatchObject({ id, type });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    for (const [path, id] of [["/delete-document", delDoc.body.job.id], ["/delete-collection", delCollection.body.job.id]] as const) {
+      expect(deliveries.filter((d) => d.path === path), path).toHaveLength(1);
+      expect((await job(id)).callback.attempts.map((a: Json) => [a.status_code, a.outcome]), path).toEqual([[200, "delivered"]]);
+    }
+  }, 60_000);
+
+  it("URL is refused at request time, and nothing is deleted", async () => {
+    const { collection, document } = await collectionWithDocument("refused deletion callbacks");
+    const deleteJobs = async () =>
+      ((await acme.get("/v1/jobs?type=delete_document&limit=100")).body.data.length as number) +
+      ((await acme.get("/v1/jobs?type=delete_collection&limit=100")).body.data.length as number);
+    const before = await deleteJobs();
+    const refused = encodeURIComponent("http://192.168.1.10/hook");
+    const delDoc = await acme.delete(`/v1/documents/${document}?callback_url=${refused}`);
+    expect([delDoc.status, delDoc.body.error.code]).toEqual([400, "CALLBACK_URL_REFUSED"]);
+    const delCollection = await acme.delete(`/v1/collections/${collection}?callback_url=${refused}`);
+    expect([delCollection.status, delCollection.body.error.code]).toEqual([400, "CALLBACK_URL_REFUSED"]);
+    const notUrl = await acme.delete(`/v1/documents/${document}?callback_url=not-a-url`);
+    expect([notUrl.status, notUrl.body.error.code]).toEqual([400, "VALIDATION_ERROR"]);
+    expect((await acme.get(`/v1/documents/${document}`)).body).toMatchObject({ id: document, status: "ready" });
+    expect((await acme.get(`/v1/collections/${collection}`)).status).toBe(200);
+    expect(await deleteJobs()).toBe(before);
+  });
+});
+
 describe("callbacks without WEBHOOK_SECRET", () => {
   it("are refused with 400 CALLBACKS_DISABLED", async () => {
     const plain = await startTestStack({ env: { OUTBOUND_ALLOWLIST: "127.0.0.1" } });
@@ -155,6 +209,9 @@ describe("callbacks without WEBHOOK_SECRET", () => {
       const c = await client.post("/v1/collections", { name: "unsigned" });
       const res = await client.post(`/v1/collections/${c.body.id}/documents`, { text: "t", callback_url: `${base}/hook` });
       expect([res.status, res.body.error.code]).toEqual([400, "CALLBACKS_DISABLED"]);
+      const del = await client.delete(`/v1/collections/${c.body.id}?callback_url=${encodeURIComponent(`${base}/hook`)}`);
+      expect([del.status, del.body.error.code]).toEqual([400, "CALLBACKS_DISABLED"]);
+      expect((await client.get(`/v1/collections/${c.body.id}`)).status).toBe(200);
     } finally {
       await plain.stop();
     }
