@@ -15,6 +15,7 @@ import { embeddingsRoutes } from "./routes/embeddings.routes.ts";
 import { healthRoutes } from "./routes/health.routes.ts";
 import { jobsRoutes } from "./routes/jobs.routes.ts";
 import { searchRoutes } from "./routes/search.routes.ts";
+import { workflowsRoutes } from "./routes/workflows.routes.ts";
 
 /** The HTTP application, with no listening socket: tests and `main.ts` both start it. */
 export function createApp(deps: Deps): Express {
@@ -62,6 +63,7 @@ export function createApp(deps: Deps): Express {
   app.use(jobsRoutes(deps));
   app.use(chatRoutes(deps));
   app.use(embeddingsRoutes(deps));
+  app.use(workflowsRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

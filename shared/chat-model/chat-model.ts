@@ -34,6 +34,22 @@ export interface ChatAnswer {
   usage?: ChatUsage;
 }
 
+/** A free-form completion (a workflow's `llm` step): no retrieval, an optional JSON Schema for the answer. */
+export interface GenerateRequest {
+  messages: ChatTurn[];
+  temperature: number;
+  /** The model to ask instead of CHAT_MODEL. */
+  model?: string;
+  maxTokens?: number;
+  /** Asked of the model as structured output (`response_format: json_schema`); the caller validates the answer. */
+  jsonSchema?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+export interface GenerateAnswer extends ChatAnswer {
+  model: string;
+}
+
 /**
  * The chat model port. `llm` adapters call a model; the `extractive` one answers with the best
  * passages and never pretends to be a model.
@@ -43,4 +59,6 @@ export interface ChatModel {
   readonly model: string;
   complete(request: ChatRequest): Promise<ChatAnswer>;
   stream(request: ChatRequest): AsyncIterable<ChatChunk>;
+  /** Only `llm` adapters can write free text; the extractive answerer has nothing to say without passages. */
+  generate?(request: GenerateRequest): Promise<GenerateAnswer>;
 }

@@ -1,7 +1,7 @@
 import type OpenAI from "openai";
 import { providerError } from "../embeddings/openai-errors.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { ChatAnswer, ChatChunk, ChatModel, ChatRequest, ChatUsage } from "./chat-model.ts";
+import type { ChatAnswer, ChatChunk, ChatModel, ChatRequest, ChatUsage, GenerateAnswer, GenerateRequest } from "./chat-model.ts";
 
 /**
  * Chat completions from any OpenAI-compatible endpoint through the official SDK (which times out
@@ -28,6 +28,25 @@ export class OpenAIChatModel implements ChatModel {
         { signal: request.signal },
       );
       return { text: response.choices[0]?.message?.content ?? "", usage: response.usage ? pickUsage(response.usage) : undefined };
+    } catch (err) {
+      throw providerError(err, "chat");
+    }
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateAnswer> {
+    const model = request.model ?? this.model;
+    try {
+      const response = await this.client.chat.completions.create(
+        {
+          model,
+          messages: request.messages,
+          temperature: request.temperature,
+          ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+          ...(request.jsonSchema ? { response_format: { type: "json_schema", json_schema: { name: "answer", schema: request.jsonSchema } } } : {}),
+        },
+        { signal: request.signal },
+      );
+      return { text: response.choices[0]?.message?.content ?? "", model: response.model || model, usage: response.usage ? pickUsage(response.usage) : undefined };
     } catch (err) {
       throw providerError(err, "chat");
     }

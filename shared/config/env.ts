@@ -166,6 +166,10 @@ const base = z.object({
       const problem = allowlistProblem(raw);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
+    /** A workflow run's `timeout_s` when its definition gives none. */
+    DEFAULT_WORKFLOW_TIMEOUT: int(1, 24 * 3600).default(300),
+    /** Retries of a workflow step after its first attempt: the default, and the most a definition may ask. */
+    MAX_WORKFLOW_RETRIES: int(0, 10).default(3),
 });
 
 const schema = base.superRefine((env, ctx) => {

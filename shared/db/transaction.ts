@@ -7,6 +7,7 @@ import { DocumentsRepository } from "./documents.repository.ts";
 import { JobsRepository } from "./jobs.repository.ts";
 import { OutboxRepository } from "./outbox.repository.ts";
 import type { Db } from "./pool.ts";
+import { WorkflowsRepository } from "./workflows.repository.ts";
 import type { Queryable } from "./queryable.ts";
 
 /** Every Postgres repository, bound to one connection: the pool, or a transaction's client. */
@@ -18,6 +19,7 @@ export interface Repositories {
   chat: ChatRepository;
   outbox: OutboxRepository;
   backups: BackupsRepository;
+  workflows: WorkflowsRepository;
 }
 
 export function repositories(q: Queryable): Repositories {
@@ -29,6 +31,7 @@ export function repositories(q: Queryable): Repositories {
     chat: new ChatRepository(q),
     outbox: new OutboxRepository(q),
     backups: new BackupsRepository(q),
+    workflows: new WorkflowsRepository(q),
   };
 }
 

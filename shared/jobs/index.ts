@@ -10,7 +10,10 @@ import { optimizeVectorsJob } from "./optimize-vectors.job.ts";
 import { pruneBackupsJob } from "./prune-backups.job.ts";
 import { reembedCollectionJob } from "./reembed-collection.job.ts";
 import { restoreBackupJob } from "./restore-backup.job.ts";
+import { runWorkflowJob } from "./run-workflow.job.ts";
 import { scheduleBackupJob } from "./schedule-backup.job.ts";
+import { workflowDeadlineJob } from "./workflow-deadline.job.ts";
+import { workflowStepJob } from "./workflow-step.job.ts";
 
 const definitions = {
   ingest_document: ingestDocumentJob,
@@ -23,6 +26,9 @@ const definitions = {
   restore_backup: restoreBackupJob,
   schedule_backup: scheduleBackupJob,
   prune_backups: pruneBackupsJob,
+  run_workflow: runWorkflowJob,
+  workflow_step: workflowStepJob,
+  workflow_deadline: workflowDeadlineJob,
 };
 
 export type JobName = keyof typeof definitions;

@@ -168,8 +168,13 @@ export class OutboundClient {
   }
 
   /** Calls `url` (following allowed redirects by hand) and reads at most `maxResponseBytes` of the answer. */
-  async fetch(raw: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<OutboundResponse> {
-    const signal = AbortSignal.timeout(this.policy.timeoutMs);
+  async fetch(
+    raw: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<OutboundResponse> {
+    const timeoutMs = init.timeoutMs ?? this.policy.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = init.signal ? AbortSignal.any([timeout, init.signal]) : timeout;
     let url = parseOutboundUrl(raw);
     let method = init.method ?? "GET";
     let body = init.body;
@@ -193,7 +198,9 @@ export class OutboundClient {
         return { status: res.status, headers: res.headers as unknown as Headers, body: await this.readCapped(res.body), url: url.toString() };
       }
     } catch (err) {
-      if (signal.aborted) throw new OutboundRefusedError("OUTBOUND_TIMEOUT", `no complete answer within ${this.policy.timeoutMs} ms`);
+      // The caller's own signal (a cancel) is its business: its reason goes back as it is.
+      if (init.signal?.aborted) throw init.signal.reason;
+      if (timeout.aborted) throw new OutboundRefusedError("OUTBOUND_TIMEOUT", `no complete answer within ${timeoutMs} ms`);
       const refused = err instanceof OutboundRefusedError ? err : (err as Error).cause instanceof OutboundRefusedError ? ((err as Error).cause as OutboundRefusedError) : undefined;
       throw refused ?? err;
     }

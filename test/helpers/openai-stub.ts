@@ -35,8 +35,8 @@ export class OpenAIStub {
   streamWordDelayMs = 0;
   /** Chat streams the client closed before the stub finished them. */
   abortedStreams = 0;
-  /** Reply text of the chat model, or a function of the request's messages. */
-  chatReply: string | ((messages: Array<{ role: string; content: string }>) => string) = "stub answer [1]";
+  /** Reply text of the chat model, or a function of the request's messages (and the whole request body: model, response_format…). */
+  chatReply: string | ((messages: Array<{ role: string; content: string }>, body: Record<string, unknown>) => string) = "stub answer [1]";
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -100,7 +100,7 @@ export class OpenAIStub {
 
   private async chat(body: Record<string, unknown>, res: ServerResponse) {
     const messages = body.messages as Array<{ role: string; content: string }>;
-    const reply = typeof this.chatReply === "function" ? this.chatReply(messages) : this.chatReply;
+    const reply = typeof this.chatReply === "function" ? this.chatReply(messages, body) : this.chatReply;
     if (this.chatDelayMs) await new Promise((r) => setTimeout(r, this.chatDelayMs));
     const usage = { prompt_tokens: 10, completion_tokens: reply.split(" ").length, total_tokens: 10 + reply.split(" ").length };
     if (!body.stream) {

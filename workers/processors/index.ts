@@ -7,6 +7,7 @@ import { embedChunksProcessor } from "./embed-chunks.processor.ts";
 import { ingestDocumentProcessor } from "./ingest-document.processor.ts";
 import { optimizeVectorsProcessor } from "./optimize-vectors.processor.ts";
 import { reembedCollectionProcessor } from "./reembed-collection.processor.ts";
+import { runWorkflowProcessor, workflowDeadlineProcessor, workflowStepProcessor } from "./workflow.processors.ts";
 
 /** Every job type in the catalog has exactly one processor: a job without one does not compile. */
 export const processors = {
@@ -20,4 +21,7 @@ export const processors = {
   restore_backup: restoreBackupProcessor,
   schedule_backup: scheduleBackupProcessor,
   prune_backups: pruneBackupsProcessor,
+  run_workflow: runWorkflowProcessor,
+  workflow_step: workflowStepProcessor,
+  workflow_deadline: workflowDeadlineProcessor,
 } satisfies { [N in JobName]: Processor<N> };
