@@ -9,6 +9,7 @@ import { errorResponse } from "../shared/http-schemas/error.schema.ts";
 import { health, readiness } from "../shared/http-schemas/health.schema.ts";
 import { job, jobAccepted, jobStreamTimeout } from "../shared/http-schemas/job.schema.ts";
 import { searchHit, searchResults } from "../shared/http-schemas/search.schema.ts";
+import { workflow, workflowRun, workflowRunAccepted, workflowRunStep, workflowStep } from "../shared/http-schemas/workflow.schema.ts";
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
 import { createBackupBody, restoreBody } from "./routes/backups.routes.ts";
 import { chatBody } from "./routes/chat.routes.ts";
@@ -18,6 +19,7 @@ import { embeddingsBody } from "./routes/embeddings.routes.ts";
 import { listJobsQuery } from "./routes/jobs.routes.ts";
 import { listQuery } from "./routes/params.ts";
 import { searchBody } from "./routes/search.routes.ts";
+import { runBody, workflowBody, workflowQuery } from "./routes/workflows.routes.ts";
 
 type Json = Record<string, unknown>;
 
@@ -59,6 +61,13 @@ const components = {
   Backup: backup,
   BackupList: backupList,
   BackupAccepted: backupAccepted,
+  WorkflowStep: workflowStep,
+  Workflow: workflow,
+  WorkflowList: page(workflow),
+  WorkflowRunStep: workflowRunStep,
+  WorkflowRun: workflowRun,
+  WorkflowRunList: page(workflowRun),
+  WorkflowRunAccepted: workflowRunAccepted,
 } satisfies Record<string, z.ZodType>;
 type Component = keyof typeof components;
 
@@ -135,7 +144,7 @@ function buildDocument(): Json {
       description: "Queue-driven document ingestion, search and RAG chat. Async work answers 202 with a job to poll. See docs/api.md.",
     },
     security: [{ bearer: [] }],
-    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Backups", "Health"].map((name) => ({ name })),
+    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Workflows", "Backups", "Health"].map((name) => ({ name })),
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS (or, on /v1/jobs, the ADMIN_TOKEN for the operator's jobs)" },
@@ -304,7 +313,7 @@ function buildDocument(): Json {
       },
       "/v1/jobs/{id}/cancel": {
         parameters: [id("job")],
-        post: operation("cancelJob", "Jobs", "Cancel a job: one no worker holds ends at once; a running ingest or re-embed stops at its next boundary", {
+        post: operation("cancelJob", "Jobs", "Cancel a job: one no worker holds ends at once; a running ingest, re-embed or workflow run stops at its next boundary", {
           "200": json("JobAccepted", "Cancelled: it had not started (or was waiting), and has ended `cancelled`"),
           "202": accepted("JobAccepted"),
           ...unauthorized,
@@ -333,6 +342,50 @@ function buildDocument(): Json {
           "409": error("The job is not failed, or cannot be retried (JOB_NOT_RETRYABLE)"),
           ...queueDown,
         }),
+      },
+      "/v1/workflows": {
+        post: operation(
+          "createWorkflow",
+          "Workflows",
+          "Define a workflow: steps (search, llm, http, ingest, chat) forming a DAG, checked with the JSON path of every problem",
+          { "201": json("Workflow", "Created", location("/v1/workflows/<id>")), ...unauthorized, "400": error("INVALID_WORKFLOW (details: [{path, message}]), VALIDATION_ERROR, INVALID_JSON"), ...notJson, "409": error("The tenant has a workflow of that name (WORKFLOW_NAME_TAKEN)") },
+          { requestBody: jsonBody(workflowBody) },
+        ),
+        get: operation("listWorkflows", "Workflows", "List workflows (their current versions), newest first", { "200": json("WorkflowList"), ...unauthorized, ...invalid }, { parameters: queryParams(listQuery) }),
+      },
+      "/v1/workflows/{id}": {
+        parameters: [id("workflow")],
+        get: operation("getWorkflow", "Workflows", "Get a workflow at its current version, or at ?version", { "200": json("Workflow"), ...unauthorized, ...invalid, ...notFound("workflow (or version)") }, { parameters: queryParams(workflowQuery) }),
+        put: operation(
+          "updateWorkflow",
+          "Workflows",
+          "Store a new version (the whole definition); runs already started keep theirs",
+          { "200": json("Workflow"), ...unauthorized, "400": error("INVALID_WORKFLOW (details: [{path, message}]), VALIDATION_ERROR, INVALID_JSON"), ...notJson, ...notFound("workflow"), "409": error("Another workflow has that name (WORKFLOW_NAME_TAKEN)") },
+          { requestBody: jsonBody(workflowBody) },
+        ),
+        delete: operation("deleteWorkflow", "Workflows", "Delete a workflow: no new runs; runs already started finish", { "204": { description: "Deleted" }, ...unauthorized, ...notFound("workflow") }),
+      },
+      "/v1/workflows/{id}/runs": {
+        parameters: [id("workflow")],
+        post: operation(
+          "startWorkflowRun",
+          "Workflows",
+          "Run the workflow's current version with an input",
+          {
+            "202": json("WorkflowRunAccepted", "Accepted: the run's job is queued; poll the run, or the job", location("/v1/jobs/<id>")),
+            ...unauthorized,
+            "400": error("INVALID_INPUT (input_schema), VALIDATION_ERROR, CALLBACKS_DISABLED, CALLBACK_URL_REFUSED"),
+            ...notJson,
+            ...notFound("workflow"),
+            ...queueDown,
+          },
+          { requestBody: { ...jsonBody(runBody), required: false } },
+        ),
+        get: operation("listWorkflowRuns", "Workflows", "List the workflow's runs, newest first (without their steps)", { "200": json("WorkflowRunList"), ...unauthorized, ...invalid, ...notFound("workflow") }, { parameters: queryParams(listQuery) }),
+      },
+      "/v1/workflow-runs/{id}": {
+        parameters: [id("workflow run")],
+        get: operation("getWorkflowRun", "Workflows", "Get a run: its status and, per step, status, attempts, output (truncated past 64 KiB), error and timings", { "200": json("WorkflowRun"), ...unauthorized, ...notFound("workflow run") }),
       },
       "/v1/backups": {
         post: operation(

@@ -341,6 +341,33 @@ describe("answers match the document", () => {
     expect(api.check("GET", "/v1/collections", await admin.get("/v1/collections")).status).toBe(403);
   });
 
+  it("workflows and their runs", async () => {
+    const body = { name: "contract", steps: [{ id: "find", type: "search", with: { collection_id: state.collection, query: "{{input.q}}", top_k: 2 } }] };
+    const created = api.check("POST", "/v1/workflows", await acme.post("/v1/workflows", body));
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect(api.check("POST", "/v1/workflows", await acme.post("/v1/workflows", body)).status).toBe(409);
+    const bad = api.check("POST", "/v1/workflows", await acme.post("/v1/workflows", { ...body, steps: [{ ...body.steps[0], needs: ["ghost"] }] }));
+    expect(bad.body.error).toMatchObject({ code: "INVALID_WORKFLOW", details: [{ path: "$.steps[0].needs[0]" }] });
+    expect(api.check("PUT", "/v1/workflows/{id}", await acme.call("PUT", `/v1/workflows/${id}`, { ...body, description: "v2" })).body.version).toBe(2);
+    expect(api.check("GET", "/v1/workflows/{id}", await acme.get(`/v1/workflows/${id}?version=1`)).body.version).toBe(1);
+    expect(api.check("GET", "/v1/workflows/{id}", await globex.get(`/v1/workflows/${id}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/workflows", await acme.get("/v1/workflows")).body.data.map((w: Json) => w.id)).toContain(id);
+    const started = api.check("POST", "/v1/workflows/{id}/runs", await acme.post(`/v1/workflows/${id}/runs`, { input: { q: "text" } }));
+    expect(started.status).toBe(202);
+    expect(await jobEnds(started.body.job.id)).toMatchObject({ type: "run_workflow", status: "succeeded" });
+    const run = api.check("GET", "/v1/workflow-runs/{id}", await acme.get(`/v1/workflow-runs/${started.body.run.id}`));
+    expect(run.body.steps).toMatchObject([{ id: "find", status: "succeeded", output: { results: expect.any(Array) } }]);
+    expect(api.check("GET", "/v1/workflow-runs/{id}", await globex.get(`/v1/workflow-runs/${started.body.run.id}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/workflows/{id}/runs", await acme.get(`/v1/workflows/${id}/runs`)).body.data).toHaveLength(1);
+    expect(api.check("POST", "/v1/workflows/{id}/runs", await acme.post(`/v1/workflows/${id}/runs`, { input: {}, extra: 1 })).status).toBe(400);
+    expect((await acme.call("DELETE", `/v1/workflows/${id}`)).status).toBe(204);
+    // No body to validate: the answer is only its status, which the document names.
+    expect(doc.paths["/v1/workflows/{id}"].delete.responses["204"]).toBeDefined();
+    api.seen.set("DELETE /v1/workflows/{id}", new Set([204]));
+    expect(api.check("POST", "/v1/workflows/{id}/runs", await acme.post(`/v1/workflows/${id}/runs`, {})).status).toBe(404);
+  });
+
   it("deletions", async () => {
     const doc = api.check("DELETE", "/v1/documents/{id}", await acme.delete(`/v1/documents/${state.documents.text}`));
     expect(doc.status).toBe(202);
