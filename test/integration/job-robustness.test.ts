@@ -38,10 +38,10 @@ async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 describe("the worker pool", () => {
-  it("starts BullMQ Workers only for queues some job type uses (no workflow job exists yet)", async () => {
+  it("starts one BullMQ Worker per queue the job catalog uses", async () => {
     const pool = await startWorkers(stack.deps);
     try {
-      expect(pool.workers.map((w) => w.name).sort()).toEqual(["backup", "embed", "ingest"]);
+      expect(pool.workers.map((w) => w.name).sort()).toEqual(["backup", "embed", "ingest", "workflow"]);
     } finally {
       await pool.close();
     }
