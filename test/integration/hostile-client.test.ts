@@ -177,6 +177,8 @@ describe("NUL characters and lone surrogates in stored text", () => {
     { name: "search query", path: () => `/v1/collections/${collectionId}/search`, body: (bad) => ({ query: bad }), field: "query" },
     { name: "search filter", path: () => `/v1/collections/${collectionId}/search`, body: (bad) => ({ query: "q", filter: { k: { $in: [bad] } } }), field: "filter.k.$in.0" },
     { name: "chat message", path: () => "/v1/chat", body: (bad) => ({ collection_ids: [collectionId], message: bad }), field: "message" },
+    { name: "workflow name", path: () => "/v1/workflows", body: (bad) => ({ name: bad, steps: [{ id: "a", type: "llm", with: { prompt: "p" } }] }), field: "name" },
+    { name: "workflow step prompt", path: () => "/v1/workflows", body: (bad) => ({ name: "w", steps: [{ id: "a", type: "llm", with: { prompt: bad } }] }), field: "steps.0.with.prompt" },
   ];
   for (const c of cases) {
     it(`rejects them in the ${c.name} with 400 VALIDATION_ERROR naming ${c.field}`, async () => {
@@ -353,13 +355,28 @@ describe("other hostile requests answer 4xx JSON, never 500", () => {
     ["POST", `/v1/collections/${collectionId}/search`, "raw", '"just a string"'],
     ["POST", "/v1/embeddings", "raw", '{"input":[]}'],
     ["POST", "/v1/embeddings", "raw", `{"input":"${"w ".repeat(10_000)}"}`],
+    ["GET", `/v1/workflows/${id}`],
+    ["GET", "/v1/workflows?limit=abc"],
+    ["PUT", `/v1/workflows/${id}`, "json", { name: "w", steps: [] }],
+    ["DELETE", `/v1/workflows/${id}`],
+    ["POST", `/v1/workflows/${id}/runs`, "json", {}],
+    ["GET", `/v1/workflows/${id}/runs`],
+    ["GET", `/v1/workflow-runs/${id}`],
+    ["POST", "/v1/workflows", "raw", "[]"],
+    ["POST", "/v1/workflows", "raw", "null"],
+    ["POST", "/v1/workflows", "raw", '"just a string"'],
+    ["POST", "/v1/workflows", "json", { name: "w", steps: [{ id: "a", type: "llm", with: { prompt: "{{ input..x }}" } }] }],
+    ["POST", "/v1/workflows", "json", { name: "w", steps: [{ id: "a", type: "llm", with: { prompt: "p", schema: { $ref: "http://example.com/remote.json" } } }] }],
+    ["POST", "/v1/workflows", "json", { name: "w", steps: Array.from({ length: 60 }, (_, i) => ({ id: `s${i}`, type: "llm", with: { prompt: "p" } })) }],
+    ["POST", "/v1/workflows", "json", { name: "w", steps: [{ id: "__proto__", type: "llm", with: { prompt: "p" }, needs: ["constructor"] }] }],
+    ["POST", "/v1/workflows", "json", { name: "w", input_schema: { type: "object", properties: { a: { pattern: "(" } } }, steps: [{ id: "a", type: "llm", with: { prompt: "p" } }] }],
     ["PUT", "/v1/collections"],
     ["PATCH", `/v1/collections/${collectionId}`, "json", { name: "x" }],
   ];
   it("for every row of the table", async () => {
     for (const [method, path, kind, body] of table()) {
       const res = await acme.call(method, path, kind === "raw" ? (body as string) : kind === "json" ? body : undefined);
-      const label = `${method} ${path.slice(0, 80)} ${kind === "raw" ? String(body).slice(0, 60) : ""}`;
+      const label = `${method} ${path.slice(0, 80)} ${kind ? JSON.stringify(body).slice(0, 100) : ""}`;
       expect(res.status, label).toBeGreaterThanOrEqual(400);
       expect(res.status, label).toBeLessThan(500);
       expect(res.body?.error?.code, label).toMatch(/^[A-Z][A-Z0-9_]*$/);
