@@ -28,7 +28,7 @@ interface Hit {
 
 const hits: Hit[] = [];
 /** Statuses each path answers, in turn (then 200). */
-const script: Record<string, number[]> = { "/flaky": [500, 500] };
+const script: Record<string, number[]> = { "/flaky": [500, 500], "/fails-once": [503] };
 let receiver: Server;
 let base = "";
 const stub = new OpenAIStub();
@@ -273,6 +273,49 @@ describe("a workflow run", () => {
     const brokenRun = await settled((await start(broken)).run.id);
     expect(brokenRun).toMatchObject({ status: "failed", error: { code: "LLM_INVALID_OUTPUT" } });
     expect(step(brokenRun, "x").attempts).toBe(2);
+  }, 60_000);
+
+  it("ingests text and answers over it: the ingest step waits for the document to be ready", async () => {
+    const id = await define({
+      name: "ingest-and-ask",
+      steps: [
+        { id: "add", type: "ingest", with: { collection_id: collectionId, text: "{{input.note}}", title: "{{input.title}}", metadata: { source: "workflow" } } },
+        { id: "ask", type: "chat", needs: ["add"], with: { collection_ids: [collectionId], message: "What do herons eat?", top_k: 2 } },
+      ],
+    });
+    const input = { note: "Herons eat fish, frogs and insects caught in shallow water.", title: "Herons" };
+    const done = await settled((await start(id, input)).run.id);
+    expect(done.status, JSON.stringify(done)).toBe("succeeded");
+    const added = step(done, "add").output;
+    expect(added).toMatchObject({ status: "ready", title: "Herons", created: true, chunk_count: 1 });
+    expect((await acme.get(`/v1/documents/${added.document_id}`)).body).toMatchObject({ status: "ready", metadata: { source: "workflow" } });
+    const asked = step(done, "ask").output;
+    expect(asked).toMatchObject({ mode: "llm", model: "stub-chat", answer: expect.stringMatching(/^summary of/) });
+    expect(asked.sources.map((s: Json) => s.document_id)).toContain(added.document_id);
+    // The same text again finds the same document instead of adding another.
+    const again = await settled((await start(id, input)).run.id);
+    expect(step(again, "add").output).toMatchObject({ document_id: added.document_id, created: false });
+  }, 60_000);
+
+  it("that failed is retried from the step that failed: the steps before it keep their output and do not run again", async () => {
+    const id = await define({
+      name: "retry-me",
+      steps: [
+        { id: "first", type: "http", with: { url: `${base}/hook?run=retry-first` } },
+        { id: "second", type: "http", needs: ["first"], retries: 0, with: { url: `${base}/fails-once?run=retry-second` } },
+      ],
+    });
+    const { run, job } = await start(id);
+    const failed = await settled(run.id);
+    expect(failed).toMatchObject({ status: "failed", error: { code: "HTTP_STEP_FAILED" } });
+    const retried = await acme.post(`/v1/jobs/${job.id}/retry`);
+    expect(retried.status).toBe(202);
+    const done = await settled(run.id);
+    expect(done.status).toBe("succeeded");
+    expect(step(done, "first").attempts).toBe(1);
+    expect(hitsOf("/hook", "retry-first")).toHaveLength(1);
+    expect(hitsOf("/fails-once", "retry-second").length).toBe(2);
+    expect((await acme.get(`/v1/jobs/${job.id}`)).body).toMatchObject({ status: "succeeded", result: { outputs: { second: { status: 200 } } } });
   }, 60_000);
 
   it("that outlives its timeout_s ends WORKFLOW_TIMEOUT, its running step aborted", async () => {
