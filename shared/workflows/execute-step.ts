@@ -91,7 +91,8 @@ async function runHttp(run: StepRun, w: StepWith<"http">) {
   } catch (err) {
     if (run.signal.aborted) throw err;
     if (isOutboundRefused(err)) throw stepFailed(err.code, err.message, err.code === "OUTBOUND_TIMEOUT");
-    throw stepFailed("HTTP_STEP_UNREACHABLE", `${w.url.split("?")[0]}: ${(err as Error).message}`, true);
+    // The origin only: URLs often carry a secret in their path or query, and this message is logged.
+    throw stepFailed("HTTP_STEP_UNREACHABLE", `${new URL(w.url).origin}: ${(err as Error).message}`, true);
   }
   const text = res.body.toString("utf8");
   const isJson = /\bjson\b/i.test(res.headers.get("content-type") ?? "");

@@ -94,9 +94,19 @@ function budget(step: WorkflowStep, definition: WorkflowDefinition, deadline: Da
   return { runLeft, stepMs: Math.min(stepMs, runLeft), stepIsShorter: stepMs < runLeft };
 }
 
-/** Rewrites a step's error for its run: the same code and retry rule, the step named in the message. */
-function forRun(stepId: string, err: AppError): AppError {
-  return new AppError(err.code, `step "${stepId}": ${err.message}`, { httpStatus: err.httpStatus, retryable: err.retryable, retryAfter: err.retryAfter, cause: err });
+/**
+ * Rewrites a step's error for its run: the same code, the step named in the message. After its
+ * last attempt it is no longer retryable, so a step that failed for a reason of the tenant's own
+ * (a 4xx-class code: its receiver, its template, its model's answer) is logged at info, not as an
+ * operator's alarm; provider and internal failures (5xx-class) stay errors.
+ */
+function forRun(stepId: string, err: AppError, final: boolean): AppError {
+  return new AppError(err.code, `step "${stepId}": ${err.message}`, {
+    httpStatus: err.httpStatus,
+    retryable: err.retryable && !final,
+    retryAfter: err.retryAfter,
+    cause: err,
+  });
 }
 
 /**
@@ -149,7 +159,7 @@ export async function runStep(
     else err = new AppError("INTERNAL", (caught as Error).message ?? String(caught), { retryable: true, cause: caught });
     const final = !err.retryable || job.attempt >= job.maxAttempts;
     await deps.workflows.fail(run.id, step.id, { code: err.code, message: err.message }, final);
-    throw forRun(step.id, err);
+    throw forRun(step.id, err, final);
   }
   const json = JSON.stringify(output);
   if (!(await deps.workflows.succeed(run.id, step.id, output, Buffer.byteLength(json)))) return { step_id: step.id, stopped: true };
