@@ -9,7 +9,7 @@ import { errorResponse } from "../shared/http-schemas/error.schema.ts";
 import { health, readiness } from "../shared/http-schemas/health.schema.ts";
 import { job, jobAccepted, jobStreamTimeout } from "../shared/http-schemas/job.schema.ts";
 import { searchHit, searchResults } from "../shared/http-schemas/search.schema.ts";
-import { workflow, workflowRun, workflowRunAccepted, workflowRunStep, workflowStep } from "../shared/http-schemas/workflow.schema.ts";
+import { workflow, workflowRun, workflowRunAccepted, workflowRunStep, workflowSigningSecret, workflowStep } from "../shared/http-schemas/workflow.schema.ts";
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
 import { createBackupBody, restoreBody } from "./routes/backups.routes.ts";
 import { chatBody } from "./routes/chat.routes.ts";
@@ -68,6 +68,7 @@ const components = {
   WorkflowRun: workflowRun,
   WorkflowRunList: page(workflowRun),
   WorkflowRunAccepted: workflowRunAccepted,
+  WorkflowSigningSecret: workflowSigningSecret,
 } satisfies Record<string, z.ZodType>;
 type Component = keyof typeof components;
 
@@ -352,6 +353,9 @@ function buildDocument(): Json {
           { requestBody: jsonBody(workflowBody) },
         ),
         get: operation("listWorkflows", "Workflows", "List workflows (their current versions), newest first", { "200": json("WorkflowList"), ...unauthorized, ...invalid }, { parameters: queryParams(listQuery) }),
+      },
+      "/v1/workflows/signing-secret": {
+        get: operation("getWorkflowSigningSecret", "Workflows", "The key your workflows' http steps are signed with (yours alone, derived from the deployment's WEBHOOK_SECRET)", { "200": json("WorkflowSigningSecret"), ...unauthorized }),
       },
       "/v1/workflows/{id}": {
         parameters: [id("workflow")],

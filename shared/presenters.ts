@@ -99,7 +99,8 @@ function presentStep(definition: WorkflowDefinition, row: WorkflowStepRow | unde
   };
 }
 
-export function presentRun(run: WorkflowRunRow, job: JobRow, detail?: { steps: WorkflowStepRow[]; definition: WorkflowDefinition }): WorkflowRunView {
+/** A run; with `detail` its steps too. Lists leave the input out (it may be large). */
+export function presentRun(run: WorkflowRunRow, job: JobRow, detail?: { steps: WorkflowStepRow[]; definition: WorkflowDefinition }, withInput = detail !== undefined): WorkflowRunView {
   const byId = new Map(detail?.steps.map((s) => [s.step_id, s]));
   return {
     id: run.id,
@@ -107,7 +108,7 @@ export function presentRun(run: WorkflowRunRow, job: JobRow, detail?: { steps: W
     version: run.version,
     job_id: job.id,
     status: job.status,
-    input: run.input,
+    ...(withInput ? { input: run.input } : {}),
     ...(job.error ? { error: job.error } : {}),
     created_at: run.created_at.toISOString(),
     ...(job.started_at ? { started_at: job.started_at.toISOString() } : {}),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { presentJob, presentRun, presentWorkflow } from "../../shared/presenters.ts";
+import { workflowSigningSecret } from "../../shared/workflows/signing-secret.ts";
 import { workflowBody } from "../../shared/workflows/workflow-definition.ts";
 import { createWorkflow, deleteWorkflow, getRun, getWorkflow, listRuns, startRun, updateWorkflow } from "../../shared/use-cases/workflows.ts";
 import { withSafeJson } from "../middleware/safe-text.ts";
@@ -36,6 +37,12 @@ export function workflowsRoutes(deps: Deps): Router {
     res.json({ data: rows.map(presentWorkflow), next_cursor: nextCursor });
   });
 
+  // Before /v1/workflows/:id, which would take "signing-secret" for an id.
+  router.get("/v1/workflows/signing-secret", (req, res) => {
+    const secret = deps.config.WEBHOOK_SECRET ? workflowSigningSecret(deps.config.WEBHOOK_SECRET, req.tenantId) : null;
+    res.json({ secret });
+  });
+
   router.get("/v1/workflows/:id", async (req, res) => {
     const { version } = validate(workflowQuery, req.query);
     res.json(presentWorkflow(await getWorkflow(deps, req.tenantId, idParam(req.params.id, "workflow"), version)));
@@ -55,7 +62,7 @@ export function workflowsRoutes(deps: Deps): Router {
     const id = idParam(req.params.id, "workflow");
     const body = validate(runBody, req.body ?? {});
     const { run, job } = await startRun(deps, req.tenantId, id, { input: body.input, callbackUrl: await acceptCallbackUrl(deps, body.callback_url) });
-    res.status(202).location(`/v1/jobs/${job.id}`).json({ run: presentRun(run, job), job: presentJob(job) });
+    res.status(202).location(`/v1/jobs/${job.id}`).json({ run: presentRun(run, job, undefined, true), job: presentJob(job) });
   });
 
   router.get("/v1/workflows/:id/runs", async (req, res) => {

@@ -229,7 +229,7 @@ export class WorkflowsRepository {
   /** A retried run: what did not succeed is to do again; succeeded steps keep their output. */
   async resetForRetry(runId: string): Promise<void> {
     await this.q.query(
-      `UPDATE workflow_steps SET status = 'pending', error = NULL, queued_at = NULL, started_at = NULL, finished_at = NULL
+      `UPDATE workflow_steps SET status = 'pending', attempts = 0, error = NULL, queued_at = NULL, started_at = NULL, finished_at = NULL
         WHERE run_id = $1 AND status <> 'succeeded'`,
       [runId],
     );

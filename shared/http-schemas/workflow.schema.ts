@@ -51,7 +51,7 @@ export const workflowRun = z.object({
   version: z.int().min(1),
   job_id: uuid,
   status: z.enum(JOB_STATUSES),
-  input: z.unknown(),
+  input: z.unknown().optional().describe("GET /v1/workflow-runs/:id and the answer to POST …/runs only; lists leave it out"),
   error: failure.optional(),
   created_at: timestamp,
   started_at: timestamp.optional(),
@@ -59,6 +59,9 @@ export const workflowRun = z.object({
   deadline_at: timestamp.nullable().describe("started_at + timeout_s, once a worker has started the run"),
   steps: z.array(workflowRunStep).optional(),
 });
+
+/** The key this tenant's http steps are signed with (Standard Webhooks); null when WEBHOOK_SECRET is unset and they go unsigned. */
+export const workflowSigningSecret = z.object({ secret: z.string().nullable().meta({ examples: ["whsec_…"] }) });
 
 /** `POST /v1/workflows/:id/runs` answers the run and its job. */
 export const workflowRunAccepted = z.object({ run: workflowRun, job });

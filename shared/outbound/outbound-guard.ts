@@ -116,6 +116,13 @@ function resolveAll(host: string): Promise<LookupAddress[]> {
   );
 }
 
+const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|cookie|webhook-id|webhook-timestamp|webhook-signature|x-api-key)$/i;
+
+/** Headers without the credentials and signatures they may carry. */
+function withoutCredentials(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  return headers && Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.test(name)));
+}
+
 export interface OutboundPolicy {
   allowlist: Allowlist;
   /** Redirects followed (each checked like the first URL). Default 3. */
@@ -178,17 +185,21 @@ export class OutboundClient {
     let url = parseOutboundUrl(raw);
     let method = init.method ?? "GET";
     let body = init.body;
+    let headers = init.headers;
     try {
       for (let hop = 0; ; hop++) {
         const host = hostOf(url);
         // Literal addresses never reach the lookup: check them here.
         if (isIP(host) && !hostAllowed(host, this.policy.allowlist) && !addressAllowed(host, this.policy.allowlist)) throw refusedAddress(host, host);
-        const res = await undiciFetch(url, { method, headers: init.headers, body, redirect: "manual", signal, dispatcher: this.agent } as UndiciRequestInit);
+        const res = await undiciFetch(url, { method, headers, body, redirect: "manual", signal, dispatcher: this.agent } as UndiciRequestInit);
         const location = res.headers.get("location");
         if (res.status >= 300 && res.status < 400 && location) {
           await res.body?.cancel();
           if (hop >= this.policy.maxRedirects) throw new OutboundRefusedError("OUTBOUND_TOO_MANY_REDIRECTS", `more than ${this.policy.maxRedirects} redirects`);
-          url = parseOutboundUrl(new URL(location, url).toString());
+          const next = parseOutboundUrl(new URL(location, url).toString());
+          // Credentials and signatures are for the origin they were sent to, not wherever it redirects.
+          if (next.origin !== url.origin) headers = withoutCredentials(headers);
+          url = next;
           if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
             method = "GET";
             body = undefined;

@@ -72,6 +72,9 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string, rea
   if (now?.status === "cancelled") return { job: now, ended: true };
   if (!now || (now.status !== "queued" && now.status !== "running")) throw notCancellable(`the job has already ended (${now?.status ?? "gone"})`);
   if (definition.cancel !== "running") throw notCancellable("a worker has just started the job");
+  // Children no worker holds (a step or a batch waiting for its retry) leave now: the parked job
+  // then wakes as soon as the held ones stop, instead of after their siblings' backoff.
+  if (bullJob) await bullJob.removeUnprocessedChildren().catch((err: unknown) => deps.logger.info({ err, jobId }, "could not take a cancelled job's waiting children off the queue"));
   await publishCancel(deps.redis, deps.config.QUEUE_PREFIX, jobId).catch((err: unknown) =>
     // The worker still sees the request in the job's record at its next boundary.
     deps.logger.warn({ err, jobId }, "could not broadcast a cancel; the worker will see it in the job record"),

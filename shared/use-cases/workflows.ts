@@ -4,7 +4,8 @@ import type { JobRow } from "../db/jobs.repository.ts";
 import type { WorkflowRow, WorkflowRunRow, WorkflowStepRow } from "../db/workflows.repository.ts";
 import { withTransaction } from "../db/transaction.ts";
 import { AppError, conflict, notFound } from "../errors/app-error.ts";
-import { checkWorkflow, compileSchema, type WorkflowDefinition } from "../workflows/workflow-definition.ts";
+import { schemaValidator } from "../workflows/json-schemas.ts";
+import { checkWorkflow, type WorkflowDefinition } from "../workflows/workflow-definition.ts";
 import { acceptWork, recordJob } from "./jobs.ts";
 
 const nameTaken = (name: string) => conflict("WORKFLOW_NAME_TAKEN", `a workflow named "${name}" already exists`);
@@ -20,7 +21,7 @@ function checked(deps: Pick<Deps, "config">, body: unknown): { name: string; def
 
 export async function createWorkflow(deps: Deps, tenantId: string, body: unknown): Promise<WorkflowRow> {
   const { name, definition } = checked(deps, body);
-  const row = await deps.workflows.create({ id: randomUUID(), tenantId, name, definition });
+  const row = await withTransaction(deps.db, (tx) => tx.workflows.create({ id: randomUUID(), tenantId, name, definition }));
   if (!row) throw nameTaken(name);
   return row;
 }
@@ -63,8 +64,9 @@ export async function startRun(
   const workflow = await getWorkflow(deps, tenantId, workflowId);
   const { input_schema: inputSchema } = workflow.definition;
   if (inputSchema) {
-    const compiled = compileSchema(inputSchema);
-    if ("validate" in compiled && !compiled.validate(request.input)) {
+    const compiled = schemaValidator(inputSchema);
+    if ("problem" in compiled) throw new AppError("INVALID_INPUT", `the workflow's input_schema cannot be used: ${compiled.problem}; store a new version`, { httpStatus: 400 });
+    if (!compiled.validate(request.input)) {
       throw new AppError("INVALID_INPUT", `the input does not match the workflow's input_schema: ${compiled.errors()}`, { httpStatus: 400 });
     }
   }

@@ -6,7 +6,8 @@ import { chat } from "../use-cases/chat.ts";
 import { acceptDocument, getDocument } from "../use-cases/documents.ts";
 import { searchCollection } from "../use-cases/search.ts";
 import type { StepTypeName, StepWith } from "./step-types.ts";
-import { compileSchema } from "./workflow-definition.ts";
+import { schemaValidator } from "./json-schemas.ts";
+import { workflowSigningSecret } from "./signing-secret.ts";
 
 /** What a step's executor gets besides its resolved `with`. */
 export interface StepRun {
@@ -54,8 +55,8 @@ async function runLlm(run: StepRun, w: StepWith<"llm">) {
   });
   const output = { text: answer.text, model: answer.model, ...(answer.usage ? { usage: answer.usage } : {}) };
   if (!w.schema) return output;
-  const compiled = compileSchema(w.schema);
-  if ("problem" in compiled) throw permanent("INVALID_WORKFLOW", `with.schema: ${compiled.problem}`);
+  const compiled = schemaValidator(w.schema);
+  if ("problem" in compiled) throw permanent("STEP_INVALID_INPUT", `with.schema: ${compiled.problem}`);
   let data: unknown;
   try {
     data = parseJsonAnswer(answer.text);
@@ -67,8 +68,9 @@ async function runLlm(run: StepRun, w: StepWith<"llm">) {
 }
 
 /**
- * An outbound HTTP call through the guard. Signed like a callback when WEBHOOK_SECRET is set
- * (`webhook-id` = `msg_<run>_<step>`, the same on every attempt so the receiver can drop repeats).
+ * An outbound HTTP call through the guard. Signed the Standard Webhooks way when WEBHOOK_SECRET is
+ * set, with the tenant's own key (see signing-secret.ts; `webhook-id` = `msg_<run>_<step>`, the
+ * same on every attempt so the receiver can drop repeats).
  * 2xx succeeds; 408, 425, 429 and 5xx are retried (429 after its Retry-After); other answers fail the step.
  */
 async function runHttp(run: StepRun, w: StepWith<"http">) {
@@ -77,7 +79,7 @@ async function runHttp(run: StepRun, w: StepWith<"http">) {
   const headers: Record<string, string> = { "user-agent": "quarry-workflows", ...(w.headers ?? {}) };
   const hasType = Object.keys(headers).some((k) => k.toLowerCase() === "content-type");
   if (body !== undefined && !hasType) headers["content-type"] = typeof w.body === "string" ? "text/plain; charset=utf-8" : "application/json";
-  const secret = run.deps.config.WEBHOOK_SECRET;
+  const secret = run.deps.config.WEBHOOK_SECRET && workflowSigningSecret(run.deps.config.WEBHOOK_SECRET, run.tenantId);
   if (secret) {
     const id = `msg_${run.runId}_${run.stepId}`;
     const at = new Date();
@@ -112,16 +114,37 @@ async function runHttp(run: StepRun, w: StepWith<"http">) {
   return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: parsed };
 }
 
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted (also if it already was). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Adds the text as a document (the same text again finds the same document) and waits until it is ready. */
 async function runIngest(run: StepRun, w: StepWith<"ingest">) {
+  const content = Buffer.from(w.text, "utf8");
+  if (content.length > run.deps.config.MAX_FILE_SIZE) {
+    throw permanent("INGEST_TOO_LARGE", `the text is ${content.length} bytes; documents are at most MAX_FILE_SIZE (${run.deps.config.MAX_FILE_SIZE}) bytes`);
+  }
   const accepted = await acceptDocument(run.deps, run.tenantId, w.collection_id, {
-    content: Buffer.from(w.text, "utf8"),
+    content,
     mimeType: "text/plain",
     title: w.title ?? null,
     metadata: w.metadata,
     externalId: w.external_id ?? null,
   });
   for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
+    run.signal.throwIfAborted();
     const doc = await getDocument(run.deps, run.tenantId, accepted.document.id);
     if (doc.status === "ready") {
       return { document_id: doc.id, status: doc.status, chunk_count: doc.chunk_count, title: doc.title, created: accepted.created };
@@ -129,10 +152,7 @@ async function runIngest(run: StepRun, w: StepWith<"ingest">) {
     if (doc.status === "failed") {
       throw permanent("INGEST_FAILED", `document ${doc.id} failed: ${doc.error_code ?? "UNKNOWN"}${doc.error_message ? `: ${doc.error_message}` : ""}`);
     }
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, wait);
-      run.signal.addEventListener("abort", () => (clearTimeout(timer), reject(run.signal.reason)), { once: true });
-    });
+    await sleep(wait, run.signal);
   }
 }
 

@@ -24,12 +24,26 @@ async function loadRun(deps: Pick<Deps, "workflows">, runId: string): Promise<{ 
   return { run, definition: version.definition };
 }
 
-/** Steps not yet started whose needs have all succeeded (of `among`, when given). */
-function readySteps(definition: WorkflowDefinition, rows: WorkflowStepRow[], among?: (step: WorkflowStep) => boolean): WorkflowStep[] {
+/**
+ * Steps whose needs have all succeeded and that have not ended: not started (`pending`, `queued`),
+ * or — for the driver, which queues again whatever may have gone missing (Redis lost it) — also
+ * `running` (a live job of the same id makes the second add a no-op).
+ */
+function readySteps(definition: WorkflowDefinition, rows: WorkflowStepRow[], options: { among?: (step: WorkflowStep) => boolean; running?: boolean } = {}): WorkflowStep[] {
   const status = new Map(rows.map((r) => [r.step_id, r.status]));
-  return definition.steps.filter(
-    (s) => (status.get(s.id) === "pending" || status.get(s.id) === "queued") && s.needs.every((n) => status.get(n) === "succeeded") && (!among || among(s)),
-  );
+  const open = (id: string) => status.get(id) === "pending" || status.get(id) === "queued" || (options.running === true && status.get(id) === "running");
+  return definition.steps.filter((s) => open(s.id) && s.needs.every((n) => status.get(n) === "succeeded") && (!options.among || options.among(s)));
+}
+
+/**
+ * What Postgres can store of a step's output: NUL characters go, lone surrogates become U+FFFD
+ * (an http answer or a model may carry either; Postgres refuses them in jsonb).
+ */
+export function storable(value: unknown): unknown {
+  if (typeof value === "string") return value.replaceAll("\0", "").toWellFormed();
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k) as string, storable(v)]));
+  return value;
 }
 
 /**
@@ -58,7 +72,7 @@ export async function driveRun(
     if (steps.every((s) => s.status === "succeeded")) return runResult(run, definition, steps);
     // Nothing pending and steps still to do, again and again: they cannot be queued.
     if (rounds >= 3) throw new AppError("WORKFLOW_STUCK", "steps remain that no queued job will run; retry the run", { httpStatus: 500 });
-    const ready = readySteps(definition, steps);
+    const ready = readySteps(definition, steps, { running: true });
     await deps.workflows.markQueued(
       run.id,
       ready.map((s) => s.id),
@@ -121,16 +135,24 @@ export async function runStep(
   job: { attempt: number; maxAttempts: number; signal: AbortSignal; checkpoint(): Promise<void> } & StepQueue,
 ): Promise<Record<string, unknown>> {
   await job.checkpoint();
+  // A step job of an earlier run of a retried run (the same run job, an older number) does nothing.
+  if ((await deps.jobs.findById(data.run_job_id))?.run !== data.run) return { step_id: data.step_id, stopped: true };
   const { run, definition } = await loadRun(deps, data.run_id);
   const step = definition.steps.find((s) => s.id === data.step_id);
   if (!step) throw permanent("WORKFLOW_RUN_GONE", `the run's workflow version has no step "${data.step_id}"`);
+  // Best effort: when Redis refuses here, the run's driver queues them when it wakes (it wakes
+  // once this step's job has completed), so a finished step never fails over it.
   const queueUnblocked = async () => {
-    const ready = readySteps(definition, await deps.workflows.steps(run.id), (s) => s.needs.includes(step.id));
-    await deps.workflows.markQueued(
-      run.id,
-      ready.map((s) => s.id),
-    );
-    await job.queue(ready, data.run);
+    try {
+      const ready = readySteps(definition, await deps.workflows.steps(run.id), { among: (s) => s.needs.includes(step.id) });
+      await deps.workflows.markQueued(
+        run.id,
+        ready.map((s) => s.id),
+      );
+      await job.queue(ready, data.run);
+    } catch (err) {
+      deps.logger.warn({ err, runId: run.id, stepId: step.id }, "could not queue the steps this one unblocks; the run's driver will");
+    }
   };
   const current = await deps.workflows.step(run.id, step.id);
   if (current?.status === "succeeded") {
@@ -161,8 +183,9 @@ export async function runStep(
     await deps.workflows.fail(run.id, step.id, { code: err.code, message: err.message }, final);
     throw forRun(step.id, err, final);
   }
-  const json = JSON.stringify(output);
-  if (!(await deps.workflows.succeed(run.id, step.id, output, Buffer.byteLength(json)))) return { step_id: step.id, stopped: true };
+  const kept = storable(output);
+  const json = JSON.stringify(kept);
+  if (!(await deps.workflows.succeed(run.id, step.id, kept, Buffer.byteLength(json)))) return { step_id: step.id, stopped: true };
   await queueUnblocked();
   return { step_id: step.id, output_bytes: Buffer.byteLength(json) };
 }
@@ -176,8 +199,6 @@ function resolveWith(step: WorkflowStep, run: WorkflowRunRow, outputs: Record<st
     if (err instanceof TemplateError) throw permanent("TEMPLATE_UNRESOLVED", err.message);
     throw err;
   }
-  // Postgres cannot store NUL in text or JSON: refuse it here with a clear code.
-  if (JSON.stringify(rendered).includes("\\u0000")) throw permanent("STEP_INVALID_INPUT", "a resolved value contains a NUL character");
   const parsed = STEP_TYPES[step.type].resolved.safeParse(rendered);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `with.${i.path.join(".")}: ${i.message}`).join("; ");

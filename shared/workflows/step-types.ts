@@ -48,13 +48,13 @@ function withSchemas(orReference: Wrap) {
       .refine((h) => Object.keys(h).every((k) => !RESERVED_HEADERS.has(k.toLowerCase())), "host, content-length, connection and webhook-* are set by Quarry")
       .optional(),
     body: z.unknown().optional().describe("JSON body (sent as application/json); a string is sent as it is"),
-  });
+  }).refine((w) => !(w.method === "GET" && w.body !== undefined), { message: "a GET request cannot have a body", path: ["body"] });
 
   const ingest = z.strictObject({
     collection_id: collectionId,
     text: z.string().min(1).max(10 * 1024 * 1024),
     title: text(500).optional(),
-    metadata: orReference(jsonObject).optional(),
+    metadata: orReference(z.record(z.string().max(64), z.unknown())).optional(),
     external_id: text(500).optional(),
   });
 

@@ -1,8 +1,12 @@
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { z } from "zod";
+import { schemaValidator } from "./json-schemas.ts";
 import { outputSchemaOf, STEP_TYPE_NAMES, STEP_TYPES, type JsonSchema, type StepTypeName } from "./step-types.ts";
 import { eachString, referencesIn, TemplateError, type Reference } from "./templates.ts";
+
+/** `{{references}}` in one definition, at most. */
+export const MAX_REFERENCES = 256;
+/** Problems reported for one refused definition (the first ones, by JSON path order of discovery). */
+const MAX_PROBLEMS = 50;
 
 /** Longest run Quarry accepts, whatever the definition asks (a day). */
 export const MAX_RUN_TIMEOUT_S = 24 * 3600;
@@ -53,19 +57,6 @@ export interface DefinitionProblem {
   message: string;
 }
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats.default(ajv);
-
-/** Compiles a JSON Schema; the problem when it is not one. */
-export function compileSchema(schema: object): { validate: (value: unknown) => boolean; errors: () => string } | { problem: string } {
-  try {
-    const validate = ajv.compile(schema);
-    return { validate: (v) => validate(v) as boolean, errors: () => ajv.errorsText(validate.errors, { dataVar: "value" }) };
-  } catch (err) {
-    return { problem: `not a valid JSON Schema: ${(err as Error).message}` };
-  }
-}
-
 const jsonPath = (segments: ReadonlyArray<PropertyKey>) =>
   "$" + segments.map((s) => (typeof s === "number" ? `[${s}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(s)) ? `.${String(s)}` : `[${JSON.stringify(String(s))}]`)).join("");
 
@@ -75,8 +66,9 @@ const jsonPath = (segments: ReadonlyArray<PropertyKey>) =>
  * when the workflow is stored rather than when it runs.
  */
 export function pathProblem(schema: JsonSchema | undefined, path: readonly string[]): string | undefined {
-  if (path.length === 0 || schema === undefined || schema === true) return undefined;
+  if (path.length === 0 || schema === true) return undefined;
   if (schema === false) return `"${path[0]}" cannot exist`;
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return undefined; // not a schema: nothing to check against
   for (const key of ["anyOf", "oneOf"] as const) {
     const branches = schema[key];
     if (Array.isArray(branches)) return branches.some((b) => !pathProblem(b as JsonSchema, path)) ? undefined : `no alternative of the schema has "${path.join(".")}"`;
@@ -157,7 +149,7 @@ export function checkWorkflow(
   }
   let inputSchema: JsonSchema | undefined;
   if (body.input_schema) {
-    const compiled = compileSchema(body.input_schema);
+    const compiled = schemaValidator(body.input_schema);
     if ("problem" in compiled) problem("$.input_schema", compiled.problem);
     else inputSchema = body.input_schema;
   }
@@ -168,6 +160,7 @@ export function checkWorkflow(
     else index.set(step.id, i);
   });
   const withs = body.steps.map((step, i) => {
+    if (step.retries !== undefined && step.retries > defaults.maxRetries) problem(`$.steps[${i}].retries`, `at most ${defaults.maxRetries} (MAX_WORKFLOW_RETRIES)`);
     const result = STEP_TYPES[step.type].with.safeParse(step.with);
     if (!result.success) {
       for (const issue of result.error.issues) problem(jsonPath(["steps", i, "with", ...issue.path]), issue.message);
@@ -175,10 +168,12 @@ export function checkWorkflow(
     }
     if (step.type === "llm") {
       const schema = (result.data as { schema?: object }).schema;
-      const compiled = schema ? compileSchema(schema) : undefined;
-      if (compiled && "problem" in compiled) problem(`$.steps[${i}].with.schema`, compiled.problem);
+      const compiled = schema ? schemaValidator(schema) : undefined;
+      if (compiled && "problem" in compiled) {
+        problem(`$.steps[${i}].with.schema`, compiled.problem);
+        return undefined; // references into its output cannot be checked against a broken schema
+      }
     }
-    if (step.retries !== undefined && step.retries > defaults.maxRetries) problem(`$.steps[${i}].retries`, `at most ${defaults.maxRetries} (MAX_WORKFLOW_RETRIES)`);
     return result.data as Record<string, unknown>;
   });
   body.steps.forEach((step, i) => {
@@ -191,6 +186,14 @@ export function checkWorkflow(
   if (cycle) problem(`$.steps[${index.get(cycle[0]!)}].needs`, `the steps form a cycle: ${cycle.join(" → ")}`);
 
   const needsOf = new Map(body.steps.map((s) => [s.id, s.needs]));
+  // Each distinct path is walked once per schema, and a definition has a bounded number of references.
+  const walked = new Map<string, string | undefined>();
+  const pathTrouble = (key: string, schema: JsonSchema, path: string[]) => {
+    const memo = `${key}|${path.join(".")}`;
+    if (!walked.has(memo)) walked.set(memo, pathProblem(schema, path));
+    return walked.get(memo);
+  };
+  let references = 0;
   body.steps.forEach((step, i) => {
     const upstream = cycle ? new Set(step.needs) : ancestors(step.id, needsOf);
     eachString(step.with, `$.steps[${i}].with`, (value, path) => {
@@ -201,9 +204,14 @@ export function checkWorkflow(
         if (err instanceof TemplateError) return void problem(path, err.message);
         throw err;
       }
+      references += refs.length;
+      if (references > MAX_REFERENCES) {
+        if (references - refs.length <= MAX_REFERENCES) problem(path, `more than ${MAX_REFERENCES} references in one workflow`);
+        return;
+      }
       for (const ref of refs) {
         if (ref.root === "input") {
-          const trouble = inputSchema ? pathProblem(inputSchema, ref.path) : undefined;
+          const trouble = inputSchema ? pathTrouble("input", inputSchema, ref.path) : undefined;
           if (trouble) problem(path, `{{${ref.text}}}: ${trouble} of input_schema`);
           continue;
         }
@@ -212,13 +220,13 @@ export function checkWorkflow(
         else if (!upstream.has(ref.step)) problem(path, `{{${ref.text}}}: "${ref.step}" is not among the steps "${step.id}" needs (directly or through others), so its output may not exist yet`);
         else {
           const parsedWith = withs[at];
-          const trouble = parsedWith ? pathProblem(outputSchemaOf(body.steps[at]!.type, parsedWith), ref.path) : undefined;
+          const trouble = parsedWith ? pathTrouble(ref.step, outputSchemaOf(body.steps[at]!.type, parsedWith), ref.path) : undefined;
           if (trouble) problem(path, `{{${ref.text}}}: ${trouble} of a ${body.steps[at]!.type} step's output`);
         }
       }
     });
   });
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems: problems.slice(0, MAX_PROBLEMS) };
   return {
     ok: true,
     name: body.name,

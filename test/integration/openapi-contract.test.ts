@@ -343,6 +343,7 @@ describe("answers match the document", () => {
 
   it("workflows and their runs", async () => {
     const body = { name: "contract", steps: [{ id: "find", type: "search", with: { collection_id: state.collection, query: "{{input.q}}", top_k: 2 } }] };
+    expect(api.check("GET", "/v1/workflows/signing-secret", await acme.get("/v1/workflows/signing-secret")).body).toEqual({ secret: null });
     const created = api.check("POST", "/v1/workflows", await acme.post("/v1/workflows", body));
     expect(created.status).toBe(201);
     const id = created.body.id;

@@ -6,11 +6,14 @@ import { addressAllowed, checkOutboundUrl, OutboundClient, parseAllowlist } from
 let server: Server;
 let port = 0;
 let hits = 0;
+/** Headers of the last request, by path. */
+const seenHeaders = new Map<string, Record<string, string | string[] | undefined>>();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     hits++;
     const url = new URL(req.url ?? "/", "http://x");
+    seenHeaders.set(url.pathname, req.headers);
     if (url.pathname === "/redirect") return res.writeHead(302, { location: url.searchParams.get("to") ?? "/" }).end();
     if (url.pathname === "/loop") return res.writeHead(302, { location: "/loop" }).end();
     if (url.pathname === "/big") return res.end(Buffer.alloc(2 * 1024 * 1024, 97));
@@ -89,6 +92,22 @@ describe("a call", () => {
       await expect(client.fetch(`http://localhost:${port}/loop`)).rejects.toMatchObject({ code: "OUTBOUND_TOO_MANY_REDIRECTS" });
       await expect(client.fetch(`http://localhost:${port}/big`)).rejects.toMatchObject({ code: "OUTBOUND_RESPONSE_TOO_LARGE" });
       await expect(client.fetch(`http://localhost:${port}/slow`)).rejects.toMatchObject({ code: "OUTBOUND_TIMEOUT" });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("keeps credentials and signatures on a same-origin redirect and drops them on a cross-origin one", async () => {
+    const client = new OutboundClient({ allowlist: parseAllowlist("localhost, 127.0.0.1") });
+    const headers = { authorization: "Bearer secret-token", cookie: "s=1", "webhook-signature": "v1,abc", "x-trace": "kept" };
+    try {
+      await client.fetch(`http://localhost:${port}/redirect?to=/same`, { headers });
+      expect(seenHeaders.get("/same")).toMatchObject({ authorization: "Bearer secret-token", cookie: "s=1", "webhook-signature": "v1,abc", "x-trace": "kept" });
+      // Another origin (another host name for the same server): only the harmless header follows.
+      await client.fetch(`http://localhost:${port}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${port}/other`)}`, { headers });
+      const other = seenHeaders.get("/other")!;
+      expect(other["x-trace"]).toBe("kept");
+      expect([other.authorization, other.cookie, other["webhook-signature"]]).toEqual([undefined, undefined, undefined]);
     } finally {
       await client.close();
     }

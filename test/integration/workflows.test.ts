@@ -230,10 +230,16 @@ describe("a workflow run", () => {
     const structured = stub.requests.find((r) => r.path === "/v1/chat/completions" && r.body.response_format);
     expect(structured?.body.response_format).toMatchObject({ type: "json_schema", json_schema: { schema: { required: ["animal", "habit"] } } });
 
-    // The http step's request is signed: the receiver verifies it with the standardwebhooks package.
+    // The http step's request is signed with the tenant's own key (read from the API), not the
+    // callbacks' WEBHOOK_SECRET: a tenant cannot have Quarry sign something that passes for a callback.
     const [posted] = hitsOf("/hook", "night hunters");
     expect(hitsOf("/hook", "night hunters")).toHaveLength(1);
-    expect(new Webhook(SECRET).verify(posted!.body, headersOf(posted!))).toMatchObject({ summary: expect.stringMatching(/^summary of/) });
+    const tenantSecret = (await acme.get("/v1/workflows/signing-secret")).body.secret;
+    expect(tenantSecret).toMatch(/^whsec_/);
+    expect(tenantSecret).not.toBe(SECRET);
+    expect((await apiClient(acme.baseUrl, TEST_KEYS.globex).get("/v1/workflows/signing-secret")).body.secret).not.toBe(tenantSecret);
+    expect(new Webhook(tenantSecret).verify(posted!.body, headersOf(posted!))).toMatchObject({ summary: expect.stringMatching(/^summary of/) });
+    expect(() => new Webhook(SECRET).verify(posted!.body, headersOf(posted!))).toThrow();
     expect(posted!.headers["webhook-id"]).toBe(`msg_${run.id}_post`);
 
     // The run's job ends with the outputs of its last step, and its callback is signed too.

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { schemaValidator } from "../../shared/workflows/json-schemas.ts";
+import { storable } from "../../shared/workflows/run-workflow.ts";
 import { render, TemplateError } from "../../shared/workflows/templates.ts";
 import { checkWorkflow, pathProblem } from "../../shared/workflows/workflow-definition.ts";
 
@@ -106,6 +108,43 @@ describe("checkWorkflow", () => {
       ],
     });
     expect(found.map((p) => p.path).sort()).toEqual(["$.input_schema", "$.max_retries", "$.steps[0].retries", "$.steps[0].with.schema", "$.steps[1].with.headers"]);
+  });
+});
+
+describe("a tenant's JSON Schemas", () => {
+  it("refuse regular expressions, $async and anything over 16 KiB", () => {
+    const step = (schema: object) => ({ name: "s", steps: [{ id: "l", type: "llm", with: { prompt: "p", schema } }] });
+    expect(problems(step({ type: "string", pattern: "^(a+)+$" }))[0]!.message).toMatch(/"pattern" is not supported/);
+    expect(problems({ name: "s", input_schema: { patternProperties: { "^x": {} } }, steps: [{ id: "l", type: "llm", with: { prompt: "p" } }] })[0]!.path).toBe("$.input_schema");
+    expect(problems(step({ $async: true, type: "object" }))[0]!.message).toMatch(/"\$async" is not supported/);
+    expect(problems(step({ anyOf: Array.from({ length: 5000 }, () => ({ type: "object" })) }))[0]!.message).toMatch(/larger than 16384 bytes/);
+  });
+
+  it("compile once each, and two schemas with one $id do not collide", () => {
+    const a = schemaValidator({ $id: "https://example.com/answer", type: "object", required: ["a"] });
+    const again = schemaValidator({ $id: "https://example.com/answer", type: "object", required: ["a"] });
+    const b = schemaValidator({ $id: "https://example.com/answer", type: "object", required: ["b"] });
+    expect(again).toBe(a);
+    if ("problem" in a || "problem" in b) throw new Error("expected validators");
+    expect([a.validate({ a: 1 }), a.validate({ b: 1 }), b.validate({ b: 1 })]).toEqual([true, false, true]);
+  });
+
+  it("do not crash the checker when one is broken and a reference reads into it", () => {
+    const found = problems({
+      name: "n",
+      steps: [
+        { id: "l", type: "llm", with: { prompt: "p", schema: { type: "object", properties: { x: null } } } },
+        { id: "h", type: "http", needs: ["l"], with: { url: "https://e.com", method: "GET", body: { y: "{{steps.l.output.data.x.y}}" } } },
+      ],
+    });
+    expect(found.map((p) => p.path)).toEqual(["$.steps[0].with.schema", "$.steps[1].with.body"]);
+    expect(found[1]!.message).toMatch(/GET request cannot have a body/);
+  });
+});
+
+describe("storable", () => {
+  it("removes NUL and replaces lone surrogates, in keys and values at any depth", () => {
+    expect(storable({ "k\u0000": ["a\u0000b", { deep: "x\ud800y" }], n: 1, t: null })).toEqual({ k: ["ab", { deep: "x\ufffdy" }], n: 1, t: null });
   });
 });
 
