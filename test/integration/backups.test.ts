@@ -140,6 +140,8 @@ beforeAll(async () => {
   backupId = await backupNow(main);
 }, 180_000);
 afterAll(async () => {
+  // A test replaces the worker it killed: stop the one running now (stop() knows only the first).
+  await main?.worker.stop("SIGTERM");
   await main?.stop();
   await main?.env.cleanup();
 });
