@@ -134,6 +134,15 @@ export class JobsRepository {
     return rows[0];
   }
 
+  /** Moves the progress forward only (steps finishing side by side report out of order). */
+  async advanceProgress(id: string, progress: number): Promise<JobRow | undefined> {
+    const { rows } = await this.q.query<JobRow>(
+      `UPDATE jobs SET progress = $2, updated_at = now() WHERE id = $1 AND status = 'running' AND progress < $2 RETURNING *`,
+      [id, Math.max(0, Math.min(100, Math.round(progress)))],
+    );
+    return rows[0];
+  }
+
   /** Sets how many units (chunks) the job's batches will report, and the progress so far. */
   async setUnits(id: string, total: number, progress: number): Promise<void> {
     await this.q.query(`UPDATE jobs SET units_total = $2, units_done = 0, progress = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [

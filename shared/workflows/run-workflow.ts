@@ -2,6 +2,7 @@ import type { Deps } from "../deps.ts";
 import type { WorkflowRunRow, WorkflowStepRow } from "../db/workflows.repository.ts";
 import { AppError, permanent } from "../errors/app-error.ts";
 import type { JobData } from "../jobs/index.ts";
+import { presentJob } from "../presenters.ts";
 import { endJob } from "../jobs/end-job.ts";
 import { executeStep, type StepRun } from "./execute-step.ts";
 import { preview } from "./output-preview.ts";
@@ -187,7 +188,19 @@ export async function runStep(
   const json = JSON.stringify(kept);
   if (!(await deps.workflows.succeed(run.id, step.id, kept, Buffer.byteLength(json)))) return { step_id: step.id, stopped: true };
   await queueUnblocked();
+  await reportProgress(deps, data.run_job_id, run.id, definition.steps.length);
   return { step_id: step.id, output_bytes: Buffer.byteLength(json) };
+}
+
+/** The run's job shows the share of its steps that have succeeded (best effort: it is only a display). */
+async function reportProgress(deps: Deps, runJobId: string, runId: string, total: number): Promise<void> {
+  try {
+    const succeeded = (await deps.workflows.steps(runId)).filter((s) => s.status === "succeeded").length;
+    const moved = await deps.jobs.advanceProgress(runJobId, Math.min(99, Math.round((100 * succeeded) / total)));
+    if (moved) await deps.jobs.addEvent(runJobId, "progress", presentJob(moved));
+  } catch (err) {
+    deps.logger.warn({ err, runId }, "could not report the run's progress");
+  }
 }
 
 /** The step's `with` with its references resolved, checked against its type's schema. */

@@ -11,6 +11,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, type ApiClient } from "../helpers/http.ts";
 import { OpenAIStub } from "../helpers/openai-stub.ts";
+import { postForEvents } from "../helpers/sse.ts";
 import { spawnQuarry, type QuarryProcess } from "../helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor, type TestEnv } from "../helpers/test-env.ts";
 
@@ -244,7 +245,13 @@ describe("a workflow run", () => {
 
     // The run's job ends with the outputs of its last step, and its callback is signed too.
     const ended = (await acme.get(`/v1/jobs/${job.id}`)).body;
-    expect(ended).toMatchObject({ type: "run_workflow", status: "succeeded", result: { run_id: run.id, outputs: { post: { status: 200 } } } });
+    expect(ended).toMatchObject({ type: "run_workflow", status: "succeeded", progress: 100, result: { run_id: run.id, outputs: { post: { status: 200 } } } });
+    // Its progress moved with its steps: 1 of 4, 2 and 3 of 4 (the parallel ones), then the end.
+    // Replayed from the job's event log: a client resuming from id 1 gets every later event of the job.
+    const { events } = await postForEvents(`${acme.baseUrl}/v1/jobs/${job.id}/events`, TEST_KEYS.acme, undefined, { method: "GET", headers: { "last-event-id": "1" } });
+    const progress = events.filter((e) => e.event === "progress").map((e) => e.data.progress as number);
+    expect(progress).toEqual([...progress].sort((x, y) => x - y));
+    expect(progress).toEqual(expect.arrayContaining([25, 75]));
     const callback = await waitFor(async () => hits.find((h) => h.path === "/run-callback" && JSON.parse(h.body).id === job.id), 20_000, "the run's callback");
     expect(new Webhook(SECRET).verify(callback.body, headersOf(callback))).toMatchObject({ id: job.id, type: "run_workflow", status: "succeeded" });
   }, 90_000);
