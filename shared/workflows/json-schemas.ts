@@ -20,15 +20,22 @@ export interface SchemaValidator {
  */
 const REFUSED = new Set(["pattern", "patternProperties", "$async"]);
 
+/** Keywords whose value maps names to schemas (the names are a tenant's, not keywords). */
+const SCHEMA_MAPS = new Set(["properties", "$defs", "definitions", "dependentSchemas"]);
+/** Keywords whose value is data, not a schema. */
+const DATA = new Set(["enum", "const", "default", "examples", "required", "dependentRequired"]);
+
 function refusedKeyword(schema: unknown): string | undefined {
-  const stack = [schema];
+  const stack: unknown[] = [schema];
   while (stack.length > 0) {
     const node = stack.pop();
     if (Array.isArray(node)) stack.push(...node);
     else if (node && typeof node === "object") {
       for (const [key, value] of Object.entries(node)) {
         if (REFUSED.has(key)) return key;
-        stack.push(value);
+        if (DATA.has(key)) continue;
+        if (SCHEMA_MAPS.has(key) && value && typeof value === "object") stack.push(...Object.values(value));
+        else stack.push(value);
       }
     }
   }

@@ -118,6 +118,10 @@ describe("a tenant's JSON Schemas", () => {
     expect(problems({ name: "s", input_schema: { patternProperties: { "^x": {} } }, steps: [{ id: "l", type: "llm", with: { prompt: "p" } }] })[0]!.path).toBe("$.input_schema");
     expect(problems(step({ $async: true, type: "object" }))[0]!.message).toMatch(/"\$async" is not supported/);
     expect(problems(step({ anyOf: Array.from({ length: 5000 }, () => ({ type: "object" })) }))[0]!.message).toMatch(/larger than 16384 bytes/);
+    // A property, a definition or a value that happens to be called "pattern" is not the keyword.
+    const named = { type: "object", properties: { pattern: { type: "string" } }, $defs: { pattern: { type: "string" } }, enum: [{ pattern: "x" }] };
+    expect(check(step(named)).ok).toBe(true);
+    expect(problems(step({ type: "object", properties: { p: { type: "string", pattern: "a" } } }))[0]!.message).toMatch(/"pattern" is not supported/);
   });
 
   it("compile once each, and two schemas with one $id do not collide", () => {
