@@ -1,5 +1,5 @@
 import type { Queryable } from "./queryable.ts";
-import { decodeCursor, page } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 
 export interface EmbeddingSpec {
   provider: string;
@@ -50,14 +50,7 @@ export class CollectionsRepository {
   }
 
   async list(tenantId: string, limit: number, cursor?: string): Promise<{ rows: CollectionRow[]; nextCursor: string | null }> {
-    const after = decodeCursor(cursor);
-    const { rows } = await this.q.query<CollectionRow>(
-      `${SELECT} WHERE c.tenant_id = $1 AND c.status = 'active'
-         AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2::timestamptz, $3::uuid))
-       ORDER BY c.created_at DESC, c.id DESC LIMIT $4`,
-      [tenantId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
-    );
-    return page(rows, limit);
+    return keysetPage<CollectionRow>(this.q, { select: SELECT, where: "c.tenant_id = $1 AND c.status = 'active'", params: [tenantId], alias: "c" }, limit, cursor);
   }
 
   /** Hides the collection and frees its name; the delete job removes it for good. */

@@ -1,4 +1,5 @@
 import { validationError } from "../errors/app-error.ts";
+import type { Queryable } from "./queryable.ts";
 
 /** Keyset pagination over (created_at DESC, id DESC): the cursor is opaque to clients. */
 export interface Cursor {
@@ -23,6 +24,28 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
     throw validationError("cursor is not one this API returned");
   }
   return { createdAt, id };
+}
+
+/**
+ * One page of `select … WHERE where`, newest first by (created_at, id), after `cursor`. `params`
+ * are the where clause's `$1…$n`; `alias` prefixes the key columns when the select joins tables.
+ */
+export async function keysetPage<T extends { created_at: Date; id: string }>(
+  q: Queryable,
+  query: { select: string; where: string; params: unknown[]; alias?: string },
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ rows: T[]; nextCursor: string | null }> {
+  const after = decodeCursor(cursor);
+  const n = query.params.length;
+  const [createdAt, id] = ["created_at", "id"].map((c) => (query.alias ? `${query.alias}.${c}` : c));
+  const { rows } = await q.query<T>(
+    `${query.select} WHERE ${query.where}
+       AND ($${n + 1}::timestamptz IS NULL OR (${createdAt}, ${id}) < ($${n + 1}::timestamptz, $${n + 2}::uuid))
+     ORDER BY ${createdAt} DESC, ${id} DESC LIMIT $${n + 3}`,
+    [...query.params, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+  );
+  return page(rows, limit);
 }
 
 /** Given `limit + 1` rows, returns the page and the cursor of the next one. */

@@ -1,5 +1,5 @@
 import type { Queryable } from "./queryable.ts";
-import { decodeCursor, page } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 
 export type DocumentStatus = "queued" | "processing" | "ready" | "failed" | "deleting";
 
@@ -82,15 +82,12 @@ export class DocumentsRepository {
     collectionId: string,
     options: { status?: DocumentStatus; limit: number; cursor?: string },
   ): Promise<{ rows: DocumentRow[]; nextCursor: string | null }> {
-    const after = decodeCursor(options.cursor);
-    const { rows } = await this.q.query<DocumentRow>(
-      `SELECT * FROM documents WHERE collection_id = $1 AND status <> 'deleting'
-         AND ($2::text IS NULL OR status = $2)
-         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $5`,
-      [collectionId, options.status ?? null, after?.createdAt ?? null, after?.id ?? null, options.limit + 1],
+    return keysetPage<DocumentRow>(
+      this.q,
+      { select: "SELECT * FROM documents", where: "collection_id = $1 AND status <> 'deleting' AND ($2::text IS NULL OR status = $2)", params: [collectionId, options.status ?? null] },
+      options.limit,
+      options.cursor,
     );
-    return page(rows, options.limit);
   }
 
   async source(id: string): Promise<Buffer | undefined> {

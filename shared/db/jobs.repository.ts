@@ -1,4 +1,4 @@
-import { decodeCursor, page } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 import type { Queryable } from "./queryable.ts";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -104,15 +104,12 @@ export class JobsRepository {
     tenantId: string,
     options: { type?: string; status?: JobStatus; limit: number; cursor?: string },
   ): Promise<{ rows: JobRow[]; nextCursor: string | null }> {
-    const after = decodeCursor(options.cursor);
-    const { rows } = await this.q.query<JobRow>(
-      `SELECT * FROM jobs WHERE tenant_id = $1
-         AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR status = $3)
-         AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $6`,
-      [tenantId, options.type ?? null, options.status ?? null, after?.createdAt ?? null, after?.id ?? null, options.limit + 1],
+    return keysetPage<JobRow>(
+      this.q,
+      { select: "SELECT * FROM jobs", where: "tenant_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR status = $3)", params: [tenantId, options.type ?? null, options.status ?? null] },
+      options.limit,
+      options.cursor,
     );
-    return page(rows, options.limit);
   }
 
   /** Moves a queued or running job to running for `attempt`; undefined when it has already ended. */

@@ -1,5 +1,5 @@
 import type { WorkflowDefinition } from "../workflows/workflow-definition.ts";
-import { decodeCursor, page } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 import type { JobError } from "./jobs.repository.ts";
 import type { Queryable } from "./queryable.ts";
 
@@ -98,14 +98,7 @@ export class WorkflowsRepository {
   }
 
   async list(tenantId: string, limit: number, cursor?: string): Promise<{ rows: WorkflowRow[]; nextCursor: string | null }> {
-    const after = decodeCursor(cursor);
-    const { rows } = await this.q.query<WorkflowRow>(
-      `${SELECT_WORKFLOW} WHERE w.tenant_id = $1 AND w.status = 'active'
-         AND ($2::timestamptz IS NULL OR (w.created_at, w.id) < ($2::timestamptz, $3::uuid))
-       ORDER BY w.created_at DESC, w.id DESC LIMIT $4`,
-      [tenantId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
-    );
-    return page(rows, limit);
+    return keysetPage<WorkflowRow>(this.q, { select: SELECT_WORKFLOW, where: "w.tenant_id = $1 AND w.status = 'active'", params: [tenantId], alias: "w" }, limit, cursor);
   }
 
   /** Hides the workflow and frees its name; runs already started finish, with their version. */
@@ -138,14 +131,7 @@ export class WorkflowsRepository {
   }
 
   async listRuns(tenantId: string, workflowId: string, limit: number, cursor?: string): Promise<{ rows: WorkflowRunRow[]; nextCursor: string | null }> {
-    const after = decodeCursor(cursor);
-    const { rows } = await this.q.query<WorkflowRunRow>(
-      `SELECT * FROM workflow_runs WHERE tenant_id = $1 AND workflow_id = $2
-         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $5`,
-      [tenantId, workflowId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
-    );
-    return page(rows, limit);
+    return keysetPage<WorkflowRunRow>(this.q, { select: "SELECT * FROM workflow_runs", where: "tenant_id = $1 AND workflow_id = $2", params: [tenantId, workflowId] }, limit, cursor);
   }
 
   /** The run's deadline: set by the first driver of this attempt of the run, kept by any later one. */
