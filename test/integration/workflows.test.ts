@@ -57,6 +57,7 @@ beforeAll(async () => {
       res.on("close", () => (hit.aborted = !res.writableFinished));
       if (url.pathname === "/redirect-private") return void res.writeHead(302, { location: "http://10.0.0.1/internal" }).end();
       if (url.pathname === "/always-500") return void res.writeHead(500).end("broken");
+      if (url.pathname === "/big") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ rows: Array.from({ length: 3000 }, (_, i) => ({ i, text: "x".repeat(30) })) }));
       const answer = () => {
         const status = script[url.pathname]?.shift() ?? 200;
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ received: body ? JSON.parse(body) : null }));
@@ -255,6 +256,24 @@ describe("a workflow run", () => {
     const callback = await waitFor(async () => hits.find((h) => h.path === "/run-callback" && JSON.parse(h.body).id === job.id), 20_000, "the run's callback");
     expect(new Webhook(SECRET).verify(callback.body, headersOf(callback))).toMatchObject({ id: job.id, type: "run_workflow", status: "succeeded" });
   }, 90_000);
+
+  it("shows an output over 64 KiB truncated, with its size, and keeps it whole for the steps after it", async () => {
+    const id = await define({
+      name: "big-output",
+      steps: [
+        { id: "fetch", type: "http", with: { url: `${base}/big?run=big` } },
+        { id: "echo", type: "http", needs: ["fetch"], with: { url: `${base}/hook?run=big-echo`, body: { last: "{{steps.fetch.output.body.rows.2999.i}}" } } },
+      ],
+    });
+    const done = await settled((await start(id)).run.id);
+    expect(done.status).toBe("succeeded");
+    const fetched = step(done, "fetch");
+    expect(fetched.output_truncated).toBe(true);
+    expect(fetched.output_bytes).toBeGreaterThan(64 * 1024);
+    expect(typeof fetched.output).toBe("string");
+    expect(Buffer.byteLength(fetched.output)).toBeLessThanOrEqual(64 * 1024);
+    expect(JSON.parse(hitsOf("/hook", "big-echo")[0]!.body)).toEqual({ last: 2999 });
+  }, 60_000);
 
   it("retries a step that fails twice and then passes", async () => {
     const id = await define({ name: "flaky", steps: [{ id: "call", type: "http", with: { url: `${base}/flaky?run=flaky`, method: "POST", body: { n: 1 } } }] });
