@@ -166,6 +166,18 @@ const base = z.object({
       const problem = allowlistProblem(raw);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
+    /** Bull Board (`/admin/queues`) shows the queues but offers no retry, clean, promote or remove. */
+    BULL_BOARD_READ_ONLY: z
+      .enum(["true", "false", "1", "0", ""])
+      .default("false")
+      .transform((v) => v === "true" || v === "1"),
+    /** Requests per minute per API key, by kind (0 = no limit): uploads; search, chat and embeddings; everything else. */
+    RATE_LIMIT_UPLOADS: int(0).default(0),
+    RATE_LIMIT_QUERIES: int(0).default(0),
+    RATE_LIMIT_REQUESTS: int(0).default(0),
+    /** Documents of one tenant waiting or being ingested at once, and their bytes (0 = no cap). */
+    TENANT_MAX_QUEUED_DOCUMENTS: int(0).default(0),
+    TENANT_MAX_QUEUED_BYTES: int(0).default(0),
     /** A workflow run's `timeout_s` when its definition gives none. */
     DEFAULT_WORKFLOW_TIMEOUT: int(1, 24 * 3600).default(300),
     /** Retries of a workflow step after its first attempt: the default, and the most a definition may ask. */
