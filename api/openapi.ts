@@ -437,11 +437,35 @@ function buildDocument(): Json {
   };
 }
 
+/** POSTs that only read: they ignore an Idempotency-Key. */
+const READ_ONLY_POSTS = new Set(["searchCollection", "createEmbeddings"]);
+
+/** Every other POST takes an `Idempotency-Key` header (see docs/api.md, "Idempotency keys"). */
+function withIdempotencyKeys(doc: Json): Json {
+  const header = {
+    name: "Idempotency-Key",
+    in: "header",
+    required: false,
+    schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
+    description: "Send the same key again to get the first answer again (24 h); another request under it → 409 IDEMPOTENCY_KEY_REUSED; one still in flight → 409 IDEMPOTENCY_KEY_IN_FLIGHT",
+  };
+  for (const item of Object.values(doc.paths as Record<string, Json>)) {
+    const post = item.post as Json | undefined;
+    if (!post || READ_ONLY_POSTS.has(post.operationId as string)) continue;
+    post.parameters = [...((post.parameters as Json[] | undefined) ?? []), header];
+    const responses = post.responses as Json;
+    const keyConflict = "the Idempotency-Key was used for another request, or its first request is still in flight (IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_FLIGHT)";
+    const conflict = responses["409"] as Json | undefined;
+    responses["409"] = conflict ? { ...conflict, description: `${String(conflict.description)}; or ${keyConflict}` } : error(`Conflict: ${keyConflict}`);
+  }
+  return doc;
+}
+
 let built: Json | undefined;
 
 /** The OpenAPI 3.1 description of the API, served at /openapi.json, for clients of `serverUrl`. */
 export function openApiDocument(serverUrl: string): Json {
-  built ??= buildDocument();
+  built ??= withIdempotencyKeys(buildDocument());
   const { openapi, info, ...rest } = built;
   return { openapi, info, servers: [{ url: serverUrl }], ...rest };
 }

@@ -2,11 +2,13 @@ import { Router } from "express";
 import { z } from "zod";
 import { isBackupId } from "../../shared/backup-storage/backup-storage.ts";
 import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
+import { OPS_TENANT } from "../../shared/config/env.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors/app-error.ts";
 import { presentJob } from "../../shared/presenters.ts";
 import { getBackup, listBackups, presentBackupRow, requestBackup, requestRestore } from "../../shared/use-cases/backups.ts";
 import { requireAdmin } from "../middleware/admin-auth.ts";
+import { idempotency } from "../middleware/idempotency.ts";
 import { jsonBody } from "../middleware/json-body.ts";
 import { validate } from "../middleware/validate.ts";
 
@@ -34,7 +36,7 @@ function backupIdParam(value: string | string[] | undefined): string {
 /** The operator's backup routes (ADMIN_TOKEN). Backup and restore jobs are read at /v1/jobs/:id with the same token. */
 export function backupsRoutes(deps: Deps): Router {
   const router = Router();
-  router.use("/v1/backups", requireAdmin(deps.config.ADMIN_TOKEN), ...jsonBody({ limit: 1024 * 1024 }));
+  router.use("/v1/backups", requireAdmin(deps.config.ADMIN_TOKEN), ...jsonBody({ limit: 1024 * 1024 }), idempotency(deps, { tenant: OPS_TENANT }));
 
   router.post("/v1/backups", async (req, res) => {
     const body = validate(createBackupBody, req.body ?? {});

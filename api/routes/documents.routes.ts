@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Router, type Request } from "express";
 import { z } from "zod";
 import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
@@ -7,6 +8,7 @@ import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
 import { presentDocument, presentJob } from "../../shared/presenters.ts";
 import { getCollection } from "../../shared/use-cases/collections.ts";
 import { acceptDocument, getDocument, requestDocumentDeletion, type DocumentInput } from "../../shared/use-cases/documents.ts";
+import { claimIdempotency } from "../middleware/idempotency.ts";
 import { hasBody } from "../middleware/json-body.ts";
 import { readMultipart } from "../middleware/multipart.ts";
 import { metadataSchema, safeText, withSafeText } from "../middleware/safe-text.ts";
@@ -71,6 +73,11 @@ export function documentsRoutes(deps: Deps): Router {
     const collectionId = idParam(req.params.id, "collection");
     await getCollection(deps, req.tenantId, collectionId); // 404 before reading a large body
     const input = await documentInput(req, deps.config.MAX_FILE_SIZE);
+    // A multipart upload's key is claimed once the form is read: its body is the file's hash and the fields.
+    if (req.is("multipart/form-data")) {
+      const form = { sha256: createHash("sha256").update(input.content).digest("hex"), title: input.title, metadata: input.metadata, external_id: input.externalId, callback_url: input.callbackUrl };
+      if (!(await claimIdempotency(deps, req, res, form, req.tenantId))) return;
+    }
     input.callbackUrl = await acceptCallbackUrl(deps, input.callbackUrl);
     const accepted = await acceptDocument(deps, req.tenantId, collectionId, input);
     const payload = { document: presentDocument(accepted.document), job: accepted.job ? presentJob(accepted.job) : null };

@@ -4,6 +4,7 @@ import { ChatRepository } from "./chat.repository.ts";
 import { ChunksRepository } from "./chunks.repository.ts";
 import { CollectionsRepository } from "./collections.repository.ts";
 import { DocumentsRepository } from "./documents.repository.ts";
+import { IdempotencyRepository } from "./idempotency.repository.ts";
 import { JobsRepository } from "./jobs.repository.ts";
 import { OutboxRepository } from "./outbox.repository.ts";
 import type { Db } from "./pool.ts";
@@ -20,6 +21,7 @@ export interface Repositories {
   outbox: OutboxRepository;
   backups: BackupsRepository;
   workflows: WorkflowsRepository;
+  idempotency: IdempotencyRepository;
 }
 
 export function repositories(q: Queryable): Repositories {
@@ -32,6 +34,7 @@ export function repositories(q: Queryable): Repositories {
     outbox: new OutboxRepository(q),
     backups: new BackupsRepository(q),
     workflows: new WorkflowsRepository(q),
+    idempotency: new IdempotencyRepository(q),
   };
 }
 

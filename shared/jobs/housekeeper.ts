@@ -38,6 +38,7 @@ export function startHousekeeper(deps: Deps, options: HousekeeperOptions = DEFAU
     if (got !== "OK") return;
     await reconcileJobs(deps, options.healAfterMs);
     await deps.outbox.prune(7);
+    await deps.idempotency.prune();
   };
 
   const loops = [
