@@ -5,12 +5,15 @@ import { openApiDocument } from "../openapi.ts";
 
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 
+/** The page's one inline script; the security headers allow it by its hash (api/middleware/security-headers.ts). */
+export const DOCS_INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui", persistAuthorization: true });`;
+
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Quarry API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui", persistAuthorization: true });</script>
+<script>${DOCS_INIT_SCRIPT}</script>
 </body></html>`;
 
 /** Where the client reached us: scheme and Host of the request (relative "/" without a Host header). */

@@ -166,6 +166,15 @@ export class DocumentsRepository {
     return rows[0]!.count;
   }
 
+  /** The tenant's documents waiting for or in ingestion, and their bytes (the per-tenant queue caps). */
+  async queuedTotals(tenantId: string): Promise<{ documents: number; bytes: number }> {
+    const { rows } = await this.q.query<{ documents: number; bytes: number }>(
+      `SELECT count(*)::int AS documents, coalesce(sum(size_bytes), 0)::bigint AS bytes FROM documents WHERE tenant_id = $1 AND status IN ('queued', 'processing')`,
+      [tenantId],
+    );
+    return rows[0]!;
+  }
+
   async setTitleIfMissing(id: string, title: string): Promise<void> {
     await this.q.query(`UPDATE documents SET title = $2 WHERE id = $1 AND title IS NULL`, [id, title.slice(0, 500)]);
   }

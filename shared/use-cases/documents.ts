@@ -10,6 +10,7 @@ import { getCollection } from "./collections.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
 import { acceptWork, recordJob } from "./jobs.ts";
 import { requestCancels } from "./cancel-job.ts";
+import { admitToTenantQueue } from "./tenant-queue-caps.ts";
 import { removeDocumentVectors } from "./vector-cleanup.ts";
 
 export interface DocumentInput {
@@ -57,6 +58,8 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
     if (state === "gone") throw notFound("collection");
     if (state === "reembedding") throw busyReembedding();
     if (state === "restoring") throw busyRestoring();
+    const admitted = await admitToTenantQueue(deps.config, tx, { tenantId, collectionId, sha256, sizeBytes: input.content.length });
+    if (admitted === "duplicate") return null;
     const document = await tx.documents.insertWithSource(
       {
         id: documentId,
