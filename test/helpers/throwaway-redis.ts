@@ -14,6 +14,12 @@ export class ThrowawayRedis {
   port = 0;
   private child?: ChildProcess;
   private readonly dir = mkdtempSync(path.join(tmpdir(), "quarry-redis-"));
+  private readonly appendOnly: boolean;
+
+  /** `appendOnly`: persist every write to an AOF (fsync always), so a restart brings the data back, as in production. */
+  constructor(options: { appendOnly?: boolean } = {}) {
+    this.appendOnly = options.appendOnly ?? false;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -26,7 +32,10 @@ export class ThrowawayRedis {
   async start(): Promise<this> {
     if (this.running) return this;
     if (!this.port) this.port = await freePort();
-    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "no"], {
+    this.child = spawn("redis-server", [
+        "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "",
+        ...(this.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+      ], {
       stdio: "ignore",
     });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -48,7 +57,7 @@ export class ThrowawayRedis {
     }
   }
 
-  /** Stops the server at once (nothing is saved: it comes back empty). */
+  /** Stops the server at once (without an AOF nothing is saved: it comes back empty). */
   async stop(): Promise<void> {
     await killNow(this.child);
   }
