@@ -175,6 +175,11 @@ const base = z.object({
     RATE_LIMIT_UPLOADS: int(0).default(0),
     RATE_LIMIT_QUERIES: int(0).default(0),
     RATE_LIMIT_REQUESTS: int(0).default(0),
+    /** Ingest jobs are prioritized by their tenant's backlog, so one tenant's flood does not starve another's document. */
+    TENANT_FAIR_QUEUING: z
+      .enum(["true", "false", "1", "0", ""])
+      .default("true")
+      .transform((v) => v !== "false" && v !== "0"),
     /** Documents of one tenant waiting or being ingested at once, and their bytes (0 = no cap). */
     TENANT_MAX_QUEUED_DOCUMENTS: int(0).default(0),
     TENANT_MAX_QUEUED_BYTES: int(0).default(0),

@@ -55,7 +55,7 @@ export class JobProducer {
    * Fails fast (rather than waiting for a reconnect) when Redis is not connected, so the API can
    * answer 503 at once.
    */
-  async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>, extra: Pick<JobsOptions, "parent" | "attempts" | "delay"> = {}): Promise<void> {
+  async enqueue<N extends JobName>(name: N, jobId: string, payload: JobPayload<N>, extra: Pick<JobsOptions, "parent" | "attempts" | "delay" | "priority"> = {}): Promise<void> {
     const data = jobDefinition(name).schema.parse(payload);
     if (this.connection.status !== "ready") throw new Error(`redis is not connected (${this.connection.status})`);
     await withTimeout(this.queueFor(name).add(name, data, { ...this.options(name), ...extra, jobId }), ENQUEUE_TIMEOUT_MS, "enqueue");

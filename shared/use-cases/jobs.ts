@@ -29,7 +29,7 @@ export const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.quer
 export async function recordJob<N extends JobName>(
   deps: Pick<Deps, "producer">,
   tx: Transaction,
-  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string }; callbackUrl?: string | null },
+  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string }; callbackUrl?: string | null; priority?: number },
 ): Promise<JobRow> {
   const payload = jobDefinition(job.name).schema.parse(job.payload) as object;
   const row = await tx.jobs.insert({
@@ -45,7 +45,7 @@ export async function recordJob<N extends JobName>(
   await lockAcceptance(tx, row.id);
   tx.beforeCommit(async () => {
     try {
-      await deps.producer.enqueue(job.name, row.id, payload as JobPayload<N>);
+      await deps.producer.enqueue(job.name, row.id, payload as JobPayload<N>, job.priority ? { priority: job.priority } : {});
     } catch (cause) {
       throw new QueueRefusedError(row, cause);
     }
