@@ -89,6 +89,13 @@ const location = (to: string) => ({ Location: { required: true, schema: { type: 
 const retryAfter = { "Retry-After": { required: true, schema: { type: "integer" }, description: "seconds" } };
 const error = (description: string) => json("Error", description);
 const busy = (description: string) => json("Error", description, retryAfter);
+/** The per-key rate limits' headers (docs/api.md, "Rate limits"): on every answer of a route whose budget is set. */
+const rateLimitHeaders = {
+  RateLimit: { required: false, schema: { type: "string" }, description: '`"<budget>";r=<requests left>;t=<seconds until the window resets>` (draft-ietf-httpapi-ratelimit-headers)' },
+  "RateLimit-Policy": { required: false, schema: { type: "string" }, description: '`"<budget>";q=<requests a window>;w=60`; budgets: uploads, queries, requests' },
+};
+/** Every operation an API key calls: its budget may be spent. */
+const rateLimited = { "429": json("Error", "This API key's budget for the minute is spent (RATE_LIMITED); see the RateLimit headers", { ...retryAfter, ...rateLimitHeaders }) };
 const accepted = (name: Component) => json(name, "Accepted: the work is queued; poll the job, or follow its events", location("/v1/jobs/<id>"));
 /**
  * OpenAPI 3.1 has no schema for the items of an event stream (3.2 adds `itemSchema`), so
@@ -113,7 +120,7 @@ const notFound = (what: string) => ({ "404": error(`No such ${what}, or another 
 const queueDown = { "503": busy("The queue is unreachable (QUEUE_UNAVAILABLE); nothing was accepted") };
 const anyOther = { default: error("Any other failure, in the same shape (e.g. 413 for a JSON body over the limit, 500)") };
 const providers = {
-  "429": busy("The embedding or chat provider is rate-limiting Quarry"),
+  "429": json("Error", "This API key's query budget is spent (RATE_LIMITED), or the embedding or chat provider is rate-limiting Quarry (EMBEDDING_RATE_LIMITED, CHAT_RATE_LIMITED)", { ...retryAfter, ...rateLimitHeaders }),
   "502": error("The provider (or Qdrant) failed or refused"),
   "503": busy("The vector store or the provider cannot be reached; retry later"),
   "504": busy("The provider did not answer in time"),
@@ -124,7 +131,8 @@ const operation = (operationId: string, tag: string, summary: string, responses:
   tags: [tag],
   summary,
   ...more,
-  responses: { ...responses, ...anyOther },
+  // Operations with their own security (the operator's, the open ones) are not rate-limited.
+  responses: { ...(more.security ? {} : rateLimited), ...responses, ...anyOther },
 });
 
 function buildDocument(): Json {
@@ -222,7 +230,8 @@ function buildDocument(): Json {
             ...unauthorized,
             ...notFound("collection"),
             "409": busy("The collection is being re-embedded (COLLECTION_BUSY)"),
-            "413": error("Over MAX_FILE_SIZE (PAYLOAD_TOO_LARGE)"),
+            "413": error("Over MAX_FILE_SIZE (PAYLOAD_TOO_LARGE), or larger than a tenant may have queued at all (TENANT_QUEUE_BYTES_FULL)"),
+            "429": json("Error", "The key's upload budget is spent (RATE_LIMITED), or the tenant has too many documents or bytes waiting to be ingested (TENANT_QUEUE_FULL, TENANT_QUEUE_BYTES_FULL)", { ...retryAfter, ...rateLimitHeaders }),
             "415": error("A file type Quarry cannot parse, or a body that is neither multipart nor JSON (UNSUPPORTED_MEDIA_TYPE)"),
             ...queueDown,
           },
@@ -430,6 +439,15 @@ function buildDocument(): Json {
           "Health",
           "Readiness: Redis, Postgres and the vector store answer within 2 s",
           { "200": json("Readiness"), "503": json("Readiness", "A dependency is down", retryAfter) },
+          { security: [] },
+        ),
+      },
+      "/metrics": {
+        get: operation(
+          "getMetrics",
+          "Health",
+          "Prometheus metrics of this process (workers and the scheduler serve theirs on OPS_PORT); see docs/operations.md",
+          { "200": { description: "OK", content: { "text/plain": { schema: { type: "string", description: "Prometheus text exposition format 0.0.4" } } } } },
           { security: [] },
         ),
       },
