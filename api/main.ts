@@ -5,7 +5,9 @@ import { startWebServer, stopWebServer } from "./server.ts";
 
 const config = configOrExit();
 const logger = processLogger(config, "api");
-const deps = await createDeps(config, logger);
+const deps = await createDeps(config, logger, { service: "api" });
+// Queue depth and live consumers, read at scrape time; workers leave them to the api and the scheduler.
+deps.metrics.watchQueues(deps.producer);
 const { server, url } = await startWebServer(deps);
 logger.info({ url, port: Number(new URL(url).port) }, "api listening");
 if (config.usingDevApiKey) logger.warn(`API_KEYS is not set: using the development key "${DEV_API_KEY}" for tenant "dev"`);

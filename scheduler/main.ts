@@ -7,7 +7,10 @@ import { schedules } from "./schedules.ts";
 
 const config = configOrExit();
 const logger = processLogger(config, "scheduler");
-const deps = await createDeps(config, logger);
+const deps = await createDeps(config, logger, { service: "scheduler" });
+deps.metrics.watchQueues(deps.producer);
+// The scheduler owns the nightly backup, so it alone reports the backup's age (one series, not one per process).
+if (config.BACKUP_CRON !== "off") deps.metrics.watchBackups(deps.backups);
 const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.scheduler);
 await declareSchedules(deps.producer, schedules(config), logger);
 const releaseHousekeeper = useHousekeeper(deps);

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the API, a worker serving every queue and the scheduler in one process, with the
  * embedded defaults, for a first run. Production runs them as separate processes (Procfile).
- * One listener only: the api's port serves /health and /ready (and, later, /metrics) for all three, so
+ * One listener only: the api's port serves /health, /ready and /metrics for all three, so
  * OPS_PORT is ignored here — the ops listener is for workers and schedulers running on their own.
  */
 import { startWebServer, stopWebServer } from "../api/server.ts";
@@ -14,7 +14,9 @@ import { startWorkers } from "../workers/worker-pool.ts";
 
 const config = configOrExit();
 const logger = processLogger(config, "quarry");
-const deps = await createDeps(config, logger);
+const deps = await createDeps(config, logger, { service: "all" });
+deps.metrics.watchQueues(deps.producer);
+if (config.BACKUP_CRON !== "off") deps.metrics.watchBackups(deps.backups);
 const pool = await startWorkers(deps);
 await declareSchedules(deps.producer, schedules(config), logger);
 const { server, url } = await startWebServer(deps);

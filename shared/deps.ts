@@ -14,6 +14,7 @@ import { OpenAIChatModel } from "./chat-model/openai.chat-model.ts";
 import { Embedders } from "./embeddings/embedders.ts";
 import { createOpenAIClient } from "./embeddings/openai.embedding-provider.ts";
 import { safeUrl, type Logger } from "./logging/logger.ts";
+import { Metrics } from "./ops/metrics.ts";
 import { ParsePool } from "./parsing/sandbox.ts";
 import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
@@ -42,6 +43,8 @@ export interface Deps extends Repositories {
   backupStorage: BackupStorage;
   /** The only way to call a URL someone else chose (alert webhooks; callbacks and workflow steps to come). */
   outbound: OutboundClient;
+  /** This process's Prometheus registry and metrics (served at /metrics), labelled with its service. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -78,9 +81,13 @@ export function createChatModel(config: Config): ChatModel {
   return new OpenAIChatModel(client, config.CHAT_MODEL, config.CHAT_TIMEOUT_MS);
 }
 
-/** Runs migrations (safe when several processes start at once) and connects everything. */
-export async function createDeps(config: Config, logger: Logger): Promise<Deps> {
+/**
+ * Runs migrations (safe when several processes start at once) and connects everything. `service`
+ * labels every metric of the process: `api`, `worker`, `scheduler` or `all` (`npm start`).
+ */
+export async function createDeps(config: Config, logger: Logger, options: { service?: string } = {}): Promise<Deps> {
   await migrate(config.DATABASE_URL, logger);
+  const metrics = new Metrics(options.service ?? "quarry");
   const db = createPool(config.DATABASE_URL, (err) => logger.error({ err }, "postgres pool error"));
   const redis = createRedis(config.REDIS_URL, "producer", logger);
   const producer = new JobProducer({ connection: redis, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, logger });
@@ -99,7 +106,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
   );
   const parser = new ParsePool(
     { timeoutMs: config.PARSE_TIMEOUT_MS, maxMemoryMb: config.PARSE_MAX_MEMORY_MB, maxPages: config.MAX_PAGES, maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE },
-    { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2 },
+    { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2, observe: (p) => metrics.parsed(p) },
   );
   return {
     config,
@@ -110,9 +117,10 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
     redis,
     producer,
     vectorStore,
-    embedders: new Embedders(config),
+    embedders: new Embedders(config, metrics.embeddings),
     chatModel: createChatModel(config),
     parser,
+    metrics,
     ...repositories(db),
     async close() {
       await parser.close();
@@ -122,6 +130,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<Deps> 
       await backupStorage.close().catch((err) => logger.warn({ err }, "closing backup storage failed"));
       await outbound.close().catch((err) => logger.warn({ err }, "closing the outbound client failed"));
       await db.end();
+      metrics.close();
     },
   };
 }

@@ -5,7 +5,7 @@ import { startWorkers } from "./worker-pool.ts";
 
 const config = configOrExit();
 const logger = processLogger(config, "worker");
-const deps = await createDeps(config, logger);
+const deps = await createDeps(config, logger, { service: "worker" });
 // Listen before taking jobs: an OPS_PORT already in use stops the process before it starts any work.
 const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.worker);
 const pool = await startWorkers(deps);

@@ -6,6 +6,7 @@ import { JobCancelledError, JobEndedError, type CancelListener } from "../shared
 import { CANCELLED, endJob } from "../shared/jobs/end-job.ts";
 import { isJobName, jobDefinition, type JobData, type JobName } from "../shared/jobs/index.ts";
 import type { Logger } from "../shared/logging/logger.ts";
+import type { JobOutcome } from "../shared/ops/metrics.ts";
 import { presentJob } from "../shared/presenters.ts";
 import { awaitAcceptance } from "../shared/use-cases/jobs.ts";
 import { settleFromQueue } from "../shared/use-cases/reconcile-jobs.ts";
@@ -45,6 +46,7 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     const logger = deps.logger.child({ queue: job.queueName, jobId: job.id, job: job.name, attempt });
     const jobId = job.id!;
     if (!isJobName(job.name)) {
+      deps.metrics.jobEnded({ queue: job.queueName, job: "unknown", outcome: "failed", seconds: 0, code: "UNKNOWN_JOB" });
       await endJob(deps, jobId, { status: "failed", error: { code: "UNKNOWN_JOB", message: `no processor for job "${job.name}"` } });
       throw new UnrecoverableError(`UNKNOWN_JOB: no processor for job "${job.name}"`);
     }
@@ -54,6 +56,7 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     const parsed = definition.schema.safeParse(job.data);
     if (!parsed.success) {
       logger.error({ issues: parsed.error.issues }, "invalid job payload");
+      deps.metrics.jobEnded({ queue: job.queueName, job: name, outcome: "failed", seconds: 0, code: "INVALID_PAYLOAD" });
       if (durable) await endJob(deps, jobId, { status: "failed", error: { code: "INVALID_PAYLOAD", message: parsed.error.message } });
       throw new UnrecoverableError(`INVALID_PAYLOAD: invalid payload for ${name}`);
     }
@@ -70,6 +73,7 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       }
       if (row.cancel_requested_at) {
         await endCancelled(deps, jobId, row);
+        deps.metrics.jobEnded({ queue: job.queueName, job: name, outcome: "cancelled", seconds: 0 });
         logger.info("job was cancelled before this attempt started");
         throw new UnrecoverableError(CANCELLED_REASON);
       }
@@ -118,19 +122,26 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
     };
 
     const started = Date.now();
+    const ended = (outcome: JobOutcome) => deps.metrics.jobEnded({ queue: job.queueName, job: name, outcome, seconds: (Date.now() - started) / 1000, enqueuedAt: job.timestamp });
+    const stopRunning = deps.metrics.jobStarted(job.queueName);
     let result: Record<string, unknown>;
     try {
       const processor = processors[name] as Processor<JobName>;
       result = await processor(data as JobData<JobName>, ctx);
     } catch (err) {
-      if (isControlFlow(err)) throw err;
+      if (isControlFlow(err)) {
+        if (err instanceof WaitingChildrenError) ended("waiting_children");
+        throw err;
+      }
       if (err instanceof JobEndedError) {
         // Its record has its end already (a batch failed it): nothing to write, nothing to retry.
+        ended("stopped");
         logger.info({ ms: Date.now() - started }, "job stopped: it was ended elsewhere");
         if (!durable) return { stopped: true };
         throw new UnrecoverableError(`JOB_ENDED: ${err.message}`);
       }
       if (err instanceof JobCancelledError || (signal.aborted && signal.reason instanceof JobCancelledError)) {
+        ended("cancelled");
         logger.info({ ms: Date.now() - started }, "job cancelled");
         if (!durable) return { cancelled: true }; // its owner ends itself (or was ended by the API)
         await endCancelled(deps, jobId).catch((recordErr: unknown) => logger.warn({ err: recordErr }, "could not record the cancel; the healer settles it"));
@@ -143,12 +154,14 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
       throw err;
     } finally {
       untrack();
+      stopRunning();
     }
     if (durable) {
       // The work is done: a failure to write that down must not turn it into a failed job (the
       // healer ends the row from BullMQ's completed job within seconds).
       await endJob(deps, jobId, { status: "succeeded", result }).catch((err: unknown) => logger.warn({ err }, "could not record the job's success; the healer settles it"));
     }
+    ended("completed");
     logger.info({ ms: Date.now() - started }, "job succeeded");
     return result;
   };
@@ -174,6 +187,7 @@ async function recordFailure(
       const row = waiting ? undefined : await deps.jobs.findById(job.id!);
       if (row?.cancel_requested_at && (row.status === "running" || row.status === "queued")) {
         await endCancelled(deps, job.id!, row);
+        deps.metrics.jobEnded({ queue: job.queueName, job: job.name, outcome: "cancelled", seconds: ms / 1000 });
         logger.info({ code, ms }, "job failed after its cancel was asked for; it ends cancelled");
         return "cancelled";
       }
@@ -183,6 +197,8 @@ async function recordFailure(
     // error (and so retry or not) must not be replaced by this one.
     logger.warn({ err: recordErr }, "could not record the job's failure; the healer settles it");
   }
+  const fault = isUserError(err) ? "input" : "system";
+  deps.metrics.jobEnded({ queue: job.queueName, job: job.name, outcome: final ? "failed" : "retried", seconds: ms / 1000, code, fault, enqueuedAt: job.timestamp });
   if (isUserError(err)) logger.info({ code, message, ms }, "job failed: the document cannot be processed");
   else if (!final) logger.warn({ err, code, ms }, "job failed; will retry");
   else logger.error({ err, code, ms }, "job failed");

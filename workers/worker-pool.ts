@@ -3,7 +3,7 @@ import type { QueueName } from "../shared/config/env.ts";
 import type { Deps } from "../shared/deps.ts";
 import { CancelListener } from "../shared/jobs/cancel-bus.ts";
 import { useHousekeeper } from "../shared/jobs/housekeeper.ts";
-import { QUEUES_IN_USE } from "../shared/jobs/index.ts";
+import { JOB_NAMES, jobCatalog, QUEUES_IN_USE } from "../shared/jobs/index.ts";
 import { BACKOFF_TYPE } from "../shared/jobs/job-definition.ts";
 import { createRedis, redisOutageLog } from "../shared/queues/connection.ts";
 import { backoffDelay } from "./backoff.ts";
@@ -33,6 +33,7 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
   const outage = redisOutageLog(logger);
   const byQueue = new Map<string, Worker>();
   const handler = createJobHandler(deps, (queue) => byQueue.get(queue), cancels);
+  deps.metrics.jobsServed(JOB_NAMES.filter((job) => queues.includes(jobCatalog[job].queue)).map((job) => ({ queue: jobCatalog[job].queue, job })));
   const workers = queues.map((queue) => {
     const concurrency = config.WORKER_CONCURRENCY[queue] ?? DEFAULT_CONCURRENCY[queue];
     const worker = new Worker(queue, handler, {
@@ -51,6 +52,8 @@ export async function startWorkers(deps: Deps): Promise<WorkerPool> {
     });
     byQueue.set(queue, worker);
     worker.on("error", (err) => outage("error", { err, queue }, "worker error"));
+    // Each stall is found once, by the worker whose stalled-job check moved it back.
+    worker.on("stalled", () => deps.metrics.jobStalled(queue));
     logger.info({ queue, concurrency }, "worker started");
     return worker;
   });

@@ -8,14 +8,18 @@ export interface BackupFailure {
   trigger: "scheduled" | "manual";
   status: "failed" | "cancelled" | "succeeded";
   error: JobError | null;
+  /** Which time this failure is reported (the outbox tries again while the webhook fails); counted on the first. */
+  attempt?: number;
 }
 
 /**
  * A backup did not complete: an operator's alarm. Logged at `error` with the backup's health
  * (last success, failures since), and posted as JSON to `ALERT_WEBHOOK_URL` when it is set. Called
- * from the outbox, so a webhook that fails (non-2xx, timeout) is tried again with backoff.
+ * from the outbox, so a webhook that fails (non-2xx, timeout) is tried again with backoff; the
+ * failure is counted in `quarry_backup_failures_total` on its first report only.
  */
-export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backups" | "outbound">, failure: BackupFailure): Promise<void> {
+export async function backupFailed(deps: Pick<Deps, "config" | "logger" | "backups" | "outbound" | "metrics">, failure: BackupFailure): Promise<void> {
+  if ((failure.attempt ?? 1) === 1) deps.metrics.backupFailed();
   const health = await deps.backups.health();
   const alert = {
     event: "backup.failed",

@@ -28,8 +28,9 @@ export async function deliverCallback(deps: Deps, row: OutboxRow, lastTry: boole
   if (!job?.callback_url) return;
   const url = job.callback_url;
   const started = Date.now();
-  const record = (outcome: Outcome, statusCode: number | null, error: string | null) =>
-    deps.db.query(`INSERT INTO callback_attempts (job_id, run, status_code, error, duration_ms, outcome) VALUES ($1, $2, $3, $4, $5, $6)`, [
+  const record = (outcome: Outcome, statusCode: number | null, error: string | null) => {
+    deps.metrics.callbackAttempt(outcome, statusCode);
+    return deps.db.query(`INSERT INTO callback_attempts (job_id, run, status_code, error, duration_ms, outcome) VALUES ($1, $2, $3, $4, $5, $6)`, [
       row.job_id,
       row.run,
       statusCode,
@@ -37,6 +38,7 @@ export async function deliverCallback(deps: Deps, row: OutboxRow, lastTry: boole
       Date.now() - started,
       outcome,
     ]);
+  };
   const secret = deps.config.WEBHOOK_SECRET;
   if (!secret) {
     await record("failed", null, "WEBHOOK_SECRET is not set: callbacks cannot be signed");

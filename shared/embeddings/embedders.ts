@@ -2,7 +2,7 @@ import type OpenAI from "openai";
 import type { Config } from "../config/env.ts";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { EmbeddingProvider } from "./embedding-provider.ts";
+import type { EmbeddingObserver, EmbeddingProvider } from "./embedding-provider.ts";
 import { LOCAL_DIMENSIONS, LOCAL_MODEL, LocalEmbeddingProvider } from "./local.embedding-provider.ts";
 import { providerError } from "./openai-errors.ts";
 import { createOpenAIClient, OpenAIEmbeddingProvider, SHORTENABLE } from "./openai.embedding-provider.ts";
@@ -28,10 +28,13 @@ export class Embedders {
   /** Native dimensions learnt by probing, per model: asked once per process. */
   private readonly probed = new Map<string, Promise<number>>();
   private readonly config: Config;
+  private readonly observer?: EmbeddingObserver;
   private client?: OpenAI;
 
-  constructor(config: Config) {
+  /** `observer` hears of every batch and provider request (the process's metrics). */
+  constructor(config: Config, observer?: EmbeddingObserver) {
     this.config = config;
+    this.observer = observer;
   }
 
   private openai(): OpenAI {
@@ -101,8 +104,8 @@ export class Embedders {
     const key = `${spec.provider}/${spec.model}/${spec.dimensions}`;
     let provider = this.cache.get(key);
     if (!provider) {
-      if (spec.provider === "local") provider = new LocalEmbeddingProvider(spec.dimensions);
-      else if (spec.provider === "openai") provider = new OpenAIEmbeddingProvider(this.openai(), spec);
+      if (spec.provider === "local") provider = new LocalEmbeddingProvider(spec.dimensions, this.observer);
+      else if (spec.provider === "openai") provider = new OpenAIEmbeddingProvider(this.openai(), spec, this.observer);
       else throw unavailable(spec.provider);
       // Specs come from collections and from /v1/embeddings requests: keep the cache bounded.
       if (this.cache.size >= MAX_CACHED_PROVIDERS) this.cache.delete(this.cache.keys().next().value!);

@@ -1,5 +1,5 @@
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
-import type { EmbeddingProvider } from "./embedding-provider.ts";
+import type { EmbeddingObserver, EmbeddingProvider } from "./embedding-provider.ts";
 
 export const LOCAL_MODEL = "quarry-hash-v1";
 export const LOCAL_DIMENSIONS = 384;
@@ -73,13 +73,20 @@ export function terms(text: string): string[] {
  */
 export class LocalEmbeddingProvider implements EmbeddingProvider {
   readonly spec: EmbeddingSpec;
+  private readonly observer?: EmbeddingObserver;
 
-  constructor(dimensions = LOCAL_DIMENSIONS) {
+  constructor(dimensions = LOCAL_DIMENSIONS, observer?: EmbeddingObserver) {
     this.spec = { provider: "local", model: LOCAL_MODEL, dimensions };
+    this.observer = observer;
   }
 
   async embed(texts: string[]): Promise<number[][]> {
-    return texts.map((text) => this.embedOne(text));
+    const started = performance.now();
+    const vectors = texts.map((text) => this.embedOne(text));
+    // Computed here, so the batch is its one request.
+    this.observer?.batch(this.spec, texts.length);
+    this.observer?.request(this.spec, { seconds: (performance.now() - started) / 1000, inputs: texts.length });
+    return vectors;
   }
 
   private embedOne(text: string): number[] {

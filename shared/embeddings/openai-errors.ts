@@ -52,3 +52,11 @@ export function providerError(err: unknown, what: "embedding" | "chat"): AppErro
   }
   return new AppError(`${prefix}_PROVIDER_ERROR`, `the ${what} provider call failed: ${(err as Error).message}`, { httpStatus: 502, retryable: true, cause: err });
 }
+
+/** The status label of a failed provider call: its HTTP status, or `timeout`, `network`, `stream`, `error`. */
+export function providerStatus(err: unknown): string {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) return "timeout";
+  if (err instanceof OpenAI.APIConnectionError) return "network";
+  if (err instanceof OpenAI.APIError) return err.status === undefined ? "stream" : String(err.status);
+  return "error";
+}

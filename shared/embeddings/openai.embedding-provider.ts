@@ -2,8 +2,8 @@ import OpenAI from "openai";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import { AppError } from "../errors/app-error.ts";
 import { countTokens } from "../parsing/tokenizer.ts";
-import type { EmbeddingProvider } from "./embedding-provider.ts";
-import { providerError } from "./openai-errors.ts";
+import type { EmbeddingCall, EmbeddingObserver, EmbeddingProvider } from "./embedding-provider.ts";
+import { providerError, providerStatus } from "./openai-errors.ts";
 
 /** OpenAI's limits per embeddings request. */
 export const MAX_INPUTS_PER_REQUEST = 2048;
@@ -31,16 +31,22 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
 export class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly spec: EmbeddingSpec;
   private readonly client: OpenAI;
+  private readonly observer?: EmbeddingObserver;
 
-  constructor(client: OpenAI, spec: EmbeddingSpec) {
+  constructor(client: OpenAI, spec: EmbeddingSpec, observer?: EmbeddingObserver) {
     this.client = client;
     this.spec = spec;
+    this.observer = observer;
   }
 
   async embed(texts: string[]): Promise<number[][]> {
+    this.observer?.batch(this.spec, texts.length);
     const out: number[][] = [];
     for (const batch of requestBatches(texts)) {
       let response: OpenAI.CreateEmbeddingResponse;
+      const started = performance.now();
+      const observe = (call: Pick<EmbeddingCall, "tokens" | "error">) =>
+        this.observer?.request(this.spec, { seconds: (performance.now() - started) / 1000, inputs: batch.length, ...call });
       try {
         response = await this.client.embeddings.create({
           model: this.spec.model,
@@ -48,16 +54,20 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
           ...(SHORTENABLE.test(this.spec.model) ? { dimensions: this.spec.dimensions } : {}),
         });
       } catch (err) {
-        throw providerError(err, "embedding");
+        const mapped = providerError(err, "embedding");
+        observe({ error: { status: providerStatus(err), code: mapped.code } });
+        throw mapped;
       }
       const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding as number[]);
       if (vectors.length !== batch.length || vectors.some((v) => v.length !== this.spec.dimensions)) {
+        observe({ error: { status: "200", code: "EMBEDDING_DIMENSIONS_MISMATCH" } });
         throw new AppError(
           "EMBEDDING_DIMENSIONS_MISMATCH",
           `the provider returned ${vectors.length} vectors of ${vectors[0]?.length ?? 0} dimensions; expected ${batch.length} of ${this.spec.dimensions}`,
           { httpStatus: 502 },
         );
       }
+      observe({ tokens: response.usage?.prompt_tokens ?? response.usage?.total_tokens });
       out.push(...vectors);
     }
     return out;

@@ -28,14 +28,14 @@ export const createBackupJob = defineJob({
       error: status === "succeeded" ? null : (error ?? { code: "CANCELLED", message: "the backup was cancelled" }),
     });
   },
-  async afterEnd(deps, { status, data, job, error }) {
+  async afterEnd(deps, { status, data, job, error, attempt }) {
     if (status === "succeeded") {
       // Retention runs after each backup; one pruning per backup however often this is delivered.
       await deps.producer.enqueue("prune_backups", `prune-${data.backup_id}`, {});
       return;
     }
     // A cancel is an operator's own decision, not an alarm.
-    if (status === "failed") await backupFailed(deps, { backupId: data.backup_id, jobId: job.id, trigger: data.trigger, status, error });
+    if (status === "failed") await backupFailed(deps, { backupId: data.backup_id, jobId: job.id, trigger: data.trigger, status, error, attempt });
     else deps.logger.info({ backupId: data.backup_id, jobId: job.id }, "backup cancelled");
     // Its unpublished files; the storage may be what failed, and retention removes leftovers after a day.
     await deps.backupStorage.delete(data.backup_id).catch((err: unknown) => deps.logger.warn({ err, backupId: data.backup_id }, "could not remove a failed backup's files"));

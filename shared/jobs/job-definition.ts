@@ -17,6 +17,8 @@ export interface JobEnd<D> {
   data: D;
   job: JobRow;
   error: JobError | null;
+  /** `afterEnd` only: which try of the outbox this is (1 the first time), so a hook can count an end once. */
+  attempt?: number;
 }
 
 /**

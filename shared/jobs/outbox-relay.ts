@@ -23,7 +23,7 @@ export const runAfterEnd: OutboxHandler = async (deps, row) => {
     return;
   }
   const status = row.payload.status as EndStatus;
-  await definition.afterEnd(deps, { status, data: parsed.data, job, error: (row.payload.error as JobError | undefined) ?? null });
+  await definition.afterEnd(deps, { status, data: parsed.data, job, error: (row.payload.error as JobError | undefined) ?? null, attempt: row.attempts });
 };
 
 /** The consumers of each topic. */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Deps } from "../deps.ts";
+import type { Metrics } from "./metrics.ts";
 import { checkReadiness, READY_RETRY_AFTER_S, type ReadinessDeps } from "./readiness.ts";
 
 /** Answers one ops route. */
@@ -91,17 +92,30 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   };
 }
 
+/** `/metrics`: the process's registry in Prometheus' text format. */
+export function metricsRoute(metrics: Metrics): OpsRoute {
+  return async (req, res) => {
+    const text = await metrics.render();
+    res.writeHead(200, { "Content-Type": metrics.contentType, "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store" });
+    res.end(req.method === "HEAD" ? undefined : text);
+  };
+}
+
 /**
  * Starts the ops listener of a worker or the scheduler on `OPS_PORT` (bound to `HOST`) and logs
- * `ops listening` with its url. An explicit `OPS_PORT` that cannot be had stops the process (it
+ * `ops listening` with its url. It serves `/metrics` when `deps` has the process's metrics. An explicit `OPS_PORT` that cannot be had stops the process (it
  * throws); the default port taken by a sibling process on the same machine (a second worker on a
  * laptop) only warns, and the process runs without the listener, as before there was one.
  */
-export async function startProcessOpsServer(deps: Pick<Deps, "config" | "logger"> & ReadinessDeps, defaultPort: number): Promise<OpsServer | undefined> {
-  const { config, logger } = deps;
+export async function startProcessOpsServer(
+  deps: Pick<Deps, "config" | "logger"> & Partial<Pick<Deps, "metrics">> & ReadinessDeps,
+  defaultPort: number,
+): Promise<OpsServer | undefined> {
+  const { config, logger, metrics } = deps;
   const port = config.OPS_PORT ?? defaultPort;
   try {
-    const ops = await startOpsServer({ port, host: config.HOST, deps, onError: (err) => logger.error({ err }, "ops route failed") });
+    const routes: Record<string, OpsRoute> = metrics ? { "/metrics": metricsRoute(metrics) } : {};
+    const ops = await startOpsServer({ port, host: config.HOST, deps, routes, onError: (err) => logger.error({ err }, "ops route failed") });
     logger.info({ url: ops.url }, "ops listening");
     return ops;
   } catch (err) {

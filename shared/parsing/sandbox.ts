@@ -23,6 +23,15 @@ export interface ParseTask {
   chunking: ChunkOptions;
 }
 
+/** One parse as the calling process saw it: wall-clock time from handing it to a thread to the answer. */
+export interface ParseObservation {
+  mimeType: string;
+  seconds: number;
+  /** `ok`, the error's code (`PARSE_TIMEOUT`, `NO_TEXT`, …), or `aborted` (a cancel). */
+  outcome: string;
+  pages?: number | null;
+}
+
 export type ThreadReply =
   | { id: number; ok: true; result: ParsedChunks }
   | { id: number; ok: false; error: { code: string; message: string; retryable: boolean } };
@@ -110,15 +119,18 @@ export class ParsePool {
   private readonly entry: URL;
   private readonly maxIdle: number;
   private readonly recycleAfter: number;
+  private readonly observe?: (p: ParseObservation) => void;
   private nextId = 1;
   /** Threads created so far (a warm pool reuses them). */
   threadsStarted = 0;
 
-  constructor(limits: SandboxLimits, options: { maxIdle?: number; recycleAfter?: number; entry?: URL } = {}) {
+  /** `observe` hears of every parse that ends (the process's metrics). */
+  constructor(limits: SandboxLimits, options: { maxIdle?: number; recycleAfter?: number; entry?: URL; observe?: (p: ParseObservation) => void } = {}) {
     this.limits = limits;
     this.entry = options.entry ?? DEFAULT_ENTRY;
     this.maxIdle = options.maxIdle ?? 2;
     this.recycleAfter = options.recycleAfter ?? 50;
+    this.observe = options.observe;
   }
 
   /** Parses in a warm thread; `signal` (a cancelled job) stops the thread and rejects with its reason. */
@@ -132,8 +144,15 @@ export class ParsePool {
     const bytes = new Uint8Array(content.byteLength);
     bytes.set(content);
     const { maxPages, maxDecompressedBytes } = this.limits;
+    const started = performance.now();
+    const observe = (outcome: string, pages?: number | null) => this.observe?.({ mimeType, seconds: (performance.now() - started) / 1000, outcome, pages });
     try {
-      return await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits, signal);
+      const parsed = await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits, signal);
+      observe("ok", parsed.pageCount);
+      return parsed;
+    } catch (err) {
+      observe(err instanceof AppError ? err.code : "aborted");
+      throw err;
     } finally {
       if (!thread.dead && thread.uses < this.recycleAfter && this.idle.length < this.maxIdle) this.idle.push(thread);
       else if (!thread.dead) void thread.worker.terminate();

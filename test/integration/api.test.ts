@@ -230,7 +230,7 @@ describe("the OpenAPI description", () => {
         "POST /v1/collections", "GET /v1/collections", "GET /v1/collections/{id}", "DELETE /v1/collections/{id}",
         "POST /v1/collections/{id}/reembed", "POST /v1/collections/{id}/documents", "GET /v1/collections/{id}/documents",
         "GET /v1/documents/{id}", "DELETE /v1/documents/{id}", "POST /v1/collections/{id}/search", "POST /v1/chat",
-        "GET /v1/chat/sessions/{id}", "POST /v1/embeddings", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/retry", "POST /v1/jobs/{id}/cancel", "GET /v1/jobs/{id}/events", "GET /health", "GET /ready",
+        "GET /v1/chat/sessions/{id}", "POST /v1/embeddings", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/retry", "POST /v1/jobs/{id}/cancel", "GET /v1/jobs/{id}/events", "GET /health", "GET /ready", "GET /metrics",
         "POST /v1/backups", "GET /v1/backups", "GET /v1/backups/{id}", "POST /v1/backups/{id}/restore",
         "POST /v1/workflows", "GET /v1/workflows", "GET /v1/workflows/signing-secret", "GET /v1/workflows/{id}", "PUT /v1/workflows/{id}", "DELETE /v1/workflows/{id}",
         "POST /v1/workflows/{id}/runs", "GET /v1/workflows/{id}/runs", "GET /v1/workflow-runs/{id}",

@@ -33,6 +33,7 @@ const MOUNTS = {
   "/v1": "the API key check and the JSON body parser",
   "/docs/assets": "Swagger UI's static files",
   "/v1/backups": "the admin token check and the JSON body parser",
+  "/admin/queues": "Bull Board (its page, static files and API, not described here) behind the admin token and its write policy",
 };
 
 interface Layer {
@@ -103,6 +104,20 @@ function contract(doc: Json) {
     check<A extends Answer>(method: string, path: string, res: A): A {
       const response = responseFor(method, path, res.status);
       validate(mediaOf(response, res.headers).schema, res.body, `${method} ${path} → ${res.status}`);
+      return res;
+    },
+    /**
+     * Checks a plain-text answer (Prometheus' format at /metrics): its content type is described,
+     * the text validates against the inline string schema described for it, and every line is a
+     * comment or a sample.
+     */
+    checkText<A extends Answer & { text: string }>(method: string, path: string, res: A): A {
+      const media = mediaOf(responseFor(method, path, res.status), res.headers);
+      expect(media.schema?.$ref, "a text answer has an inline schema, not a JSON component").toBeUndefined();
+      const check = ajv.compile(media.schema);
+      expect(check(res.text), `${method} ${path} → ${res.status}: ${ajv.errorsText(check.errors)}`).toBe(true);
+      const bad = res.text.split("\n").filter((line) => line !== "" && !line.startsWith("#") && !/^[a-zA-Z_:][\w:]*(\{.*\})? \S+$/.test(line));
+      expect(bad, "lines that are neither comments nor samples").toEqual([]);
       return res;
     },
     /** Checks an event stream: its content type, and each event's data by the event's name. */
@@ -195,6 +210,7 @@ describe("answers match the document", () => {
     api.check("GET", "/health", await open.get("/health"));
     api.check("GET", "/ready", await open.get("/ready"));
     api.check("GET", "/ready", await apiClient(offline.url).get("/ready"));
+    api.checkText("GET", "/metrics", await open.get("/metrics"));
     api.check("GET", "/v1/collections", await open.get("/v1/collections"));
     api.check("GET", "/v1/jobs", await apiClient(stack.url, "not-a-key-123").get("/v1/jobs"));
     const unknown = await acme.get("/v1/nothing");
