@@ -162,14 +162,15 @@ describe("writes", () => {
   it("refuse a Basic write from another site (CSRF_REJECTED), also on /v1/backups; Bearer and the board's own page pass", async () => {
     const auth = basic("admin", ADMIN);
     const own = new URL(stack.url).host;
-    for (const headers of [
+    const crossSite: Array<Record<string, string>> = [
       { authorization: auth, origin: "http://evil.example" },
       { authorization: auth, "sec-fetch-site": "cross-site" },
       { authorization: auth, "sec-fetch-site": "same-site", origin: `http://${own}` },
       { authorization: auth, "sec-fetch-site": "same-origin", origin: "http://evil.example" },
       { authorization: auth, origin: "null" },
       { authorization: auth },
-    ]) {
+    ];
+    for (const headers of crossSite) {
       const res = await put("/api/queues/backup/pause", headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(((await res.json()) as Json).error.code).toBe("CSRF_REJECTED");
