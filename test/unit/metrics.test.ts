@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { Queue } from "bullmq";
 import { describe, expect, it } from "vitest";
 import { Metrics } from "../../shared/ops/metrics.ts";
@@ -112,5 +114,20 @@ describe("backup failures", () => {
     await backupFailed(deps, { ...failure, attempt: 1 });
     await backupFailed(deps, { ...failure, attempt: 2 });
     expect(parseScrape(await metrics.render()).value("quarry_backup_failures_total")).toBe(1);
+  });
+});
+
+describe("the alert rules (ops/prometheus)", () => {
+  const promtool = spawnSync("promtool", ["--version"]).status === 0;
+  const rules = fileURLToPath(new URL("../../ops/prometheus/quarry-alerts.yml", import.meta.url));
+  const tests = fileURLToPath(new URL("../../ops/prometheus/quarry-alerts.test.yml", import.meta.url));
+
+  // Skipped where Prometheus' promtool is not installed (apt-get install prometheus); the rules'
+  // metric names are checked against live processes in test/e2e/metrics.test.ts either way.
+  it.skipIf(!promtool)("pass `promtool check rules` and the promtool unit tests beside them", () => {
+    for (const args of [["check", "rules", rules], ["test", "rules", tests]]) {
+      const run = spawnSync("promtool", args, { encoding: "utf8" });
+      expect(run.status, `promtool ${args.join(" ")}\n${run.stdout}${run.stderr}`).toBe(0);
+    }
   });
 });
