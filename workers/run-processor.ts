@@ -106,6 +106,8 @@ export function createJobHandler(deps: Deps, workerFor: (queue: string) => Worke
         // Stable ids: a parse step that runs again re-adds the same batches, which BullMQ ignores.
         for (const [i, child] of children.entries()) {
           await deps.producer.enqueue("embed_chunks", `${jobId}-b${i}`, child, {
+            // The parent's place in the fair order holds for its batches on the embed queue too.
+            ...(job.opts.priority ? { priority: job.opts.priority } : {}),
             parent: { id: jobId, queue: job.queueQualifiedName },
           });
         }

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from "express";
 import { QUEUE_NAMES, type QueueName } from "../../shared/config/env.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors/app-error.ts";
-import { isJobName, jobDefinition } from "../../shared/jobs/index.ts";
+import { isJobName, JOB_NAMES, jobDefinition } from "../../shared/jobs/index.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -29,6 +29,24 @@ const asQueue = (raw: string): QueueName | undefined => {
   const name = decoded(raw);
   return (QUEUE_NAMES as readonly string[]).includes(name) ? (name as QueueName) : undefined;
 };
+
+/**
+ * "Clean all" of completed or failed jobs checks no record one by one: while a job of the queue
+ * is unfinished in Postgres, its BullMQ job may be one of those (ended in Redis, not yet heard by
+ * the record), and the healer would queue a removed one again from its first step. Refused until
+ * the records have caught up.
+ */
+async function checkBulkClean(deps: Deps, rawQueue: string): Promise<void> {
+  const queue = asQueue(rawQueue);
+  if (!queue) return; // Bull Board answers 404 itself
+  const types = Object.keys(jobCatalogOf(queue));
+  const unfinished = await deps.jobs.countUnfinished(types);
+  if (unfinished > 0) {
+    throw jobRefused(`${unfinished} job(s) of the ${queue} queue are still unfinished in Postgres; a finished one among those cleaned would be run again by the job healer. Remove jobs one by one, or clean when the queue is idle`);
+  }
+}
+
+const jobCatalogOf = (queue: QueueName) => Object.fromEntries(JOB_NAMES.filter((n) => jobDefinition(n).queue === queue && jobDefinition(n).visibility !== "internal").map((n) => [n, true]));
 
 /** Refuses what Bull Board must not do to one job (see docs/operations.md, "Bull Board"); lets the rest through. */
 async function checkJobAction(deps: Deps, queueName: QueueName, jobId: string, action: string): Promise<void> {
@@ -79,7 +97,7 @@ export function bullBoardPolicy(deps: Deps, readOnly: boolean) {
     const bulk = BULK.exec(path);
     if (bulk) {
       const [, , verb, status] = bulk;
-      if (verb!.toLowerCase() === "clean" && /^(completed|failed)$/.test(status!)) return;
+      if (verb!.toLowerCase() === "clean" && /^(completed|failed)$/.test(status!)) return checkBulkClean(deps, bulk[1]!);
       throw refused(
         verb!.toLowerCase() === "retry"
           ? "Bull Board retries no whole list here: most jobs have a record in Postgres and are retried with POST /v1/jobs/:id/retry"

@@ -26,19 +26,21 @@ function fingerprint(req: Request, body: unknown): string {
 
 /**
  * From the first answer's `res.json` on: keeps it for the key (2xx–4xx), or lets the key go (5xx,
- * 429 — worth trying again). The answer is written after it is kept, so a client that retries the
+ * 429, anything with Retry-After — worth trying again). The answer is written after it is kept, so a client that retries the
  * moment it has it finds it. An answer that is not JSON (none is, for these routes) lets the key go.
  */
-function keepAnswer(deps: Pick<Deps, "idempotency" | "logger">, res: Response, tenantId: string, key: string): void {
+function keepAnswer(deps: Pick<Deps, "idempotency" | "logger">, res: Response, tenantId: string, key: string, token: string): void {
   const send = res.json.bind(res);
   let settled = false;
   res.json = (body: unknown) => {
     if (settled) return send(body);
     settled = true;
     const status = res.statusCode;
-    const keep = status < 500 && status !== 429;
+    // An answer that says "try again later" (a 5xx, a 429, a 409 COLLECTION_BUSY: any with
+    // Retry-After) is not the request's answer: the key is let go so that the retry runs.
+    const keep = status < 500 && status !== 429 && res.get("Retry-After") === undefined;
     const location = res.get("Location") ?? null;
-    const write = keep ? deps.idempotency.complete(tenantId, key, { status, location, body }) : deps.idempotency.release(tenantId, key);
+    const write = keep ? deps.idempotency.complete(tenantId, key, token, { status, location, body }) : deps.idempotency.release(tenantId, key, token);
     void write
       .catch((err: unknown) => deps.logger.warn({ err }, "could not keep an idempotent answer; a retry with its key will run again"))
       .finally(() => send(body));
@@ -47,7 +49,7 @@ function keepAnswer(deps: Pick<Deps, "idempotency" | "logger">, res: Response, t
   res.on("finish", () => {
     if (settled) return;
     settled = true;
-    void deps.idempotency.release(tenantId, key).catch((err: unknown) => deps.logger.warn({ err }, "could not release an idempotency key"));
+    void deps.idempotency.release(tenantId, key, token).catch((err: unknown) => deps.logger.warn({ err }, "could not release an idempotency key"));
   });
 }
 
@@ -66,8 +68,9 @@ export async function claimIdempotency(deps: Pick<Deps, "idempotency" | "logger"
   }
   const print = fingerprint(req, body);
   for (let tries = 0; tries < 2; tries++) {
-    if (await deps.idempotency.claim(tenantId, key, print)) {
-      keepAnswer(deps, res, tenantId, key);
+    const token = await deps.idempotency.claim(tenantId, key, print);
+    if (token) {
+      keepAnswer(deps, res, tenantId, key, token);
       return true;
     }
     const row = await deps.idempotency.find(tenantId, key);

@@ -131,6 +131,12 @@ export class JobsRepository {
     return rows[0];
   }
 
+  /** Durable jobs of these types still queued or running. */
+  async countUnfinished(types: readonly string[]): Promise<number> {
+    const { rows } = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running') AND type = ANY($1::text[])`, [types]);
+    return rows[0]!.n;
+  }
+
   /** Moves the progress forward only (steps finishing side by side report out of order). */
   async advanceProgress(id: string, progress: number): Promise<JobRow | undefined> {
     const { rows } = await this.q.query<JobRow>(

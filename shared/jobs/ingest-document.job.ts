@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { removeDocumentVectors } from "../use-cases/vector-cleanup.ts";
+import { fairPriority } from "./fair-priority.ts";
 import { defineJob, retried } from "./job-definition.ts";
 import { AppError } from "../errors/app-error.ts";
 
@@ -19,6 +20,8 @@ export const ingestDocumentJob = defineJob({
   cancel: "running",
   retry: true,
   restart: ({ step: _step, ...data }) => data,
+  // A tenant's n-th waiting document runs after every tenant's first (TENANT_FAIR_QUEUING).
+  priority: (ctx, data) => fairPriority(ctx, data.tenant_id),
   async onEnd(tx, { status, data, error }) {
     // The document turns ready in the same transaction that ends its job, or fails with the job's
     // error (a cancel: CANCELLED); a failed document keeps its bytes for a retry, not its chunks.

@@ -1,8 +1,8 @@
 import type { JobsOptions } from "bullmq";
 import type { z } from "zod";
-import type { QueueName } from "../config/env.ts";
+import type { Config, QueueName } from "../config/env.ts";
 import type { EndStatus, JobError, JobRow } from "../db/jobs.repository.ts";
-import type { Transaction } from "../db/transaction.ts";
+import type { Repositories, Transaction } from "../db/transaction.ts";
 import type { Deps } from "../deps.ts";
 
 /** Settings every definition may read when it builds its BullMQ options. */
@@ -46,6 +46,11 @@ export interface JobDefinition<N extends string = string, S extends z.ZodType = 
   retry: boolean;
   /** The payload that starts the job over from its first step (retry, or Redis lost it). */
   restart?(data: z.output<S>): z.input<S>;
+  /**
+   * Its BullMQ priority whenever it is queued — accepted, retried, or queued again by the healer
+   * (1 runs first; none: ahead of every prioritized job, in arrival order).
+   */
+  priority?(ctx: { repos: Pick<Repositories, "documents">; config: Pick<Config, "TENANT_FAIR_QUEUING"> }, data: z.output<S>): Promise<number | undefined>;
   /** Inside the transaction that ends the job: what its end does to the records it belongs to. */
   onEnd?(tx: Transaction, end: JobEnd<z.output<S>>): Promise<void>;
   /** After that transaction, from the outbox (at least once, so idempotent): cleanup outside Postgres. */

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { QueueName } from "../config/env.ts";
+import { QUEUE_NAMES, type QueueName } from "../config/env.ts";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import type { EmbeddingCall, EmbeddingObserver } from "../embeddings/embedding-provider.ts";
 import type { ParseObservation } from "../parsing/sandbox.ts";
@@ -24,6 +24,9 @@ export interface JobRunEnd {
 const HTTP_METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const JOB_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** Distinct embedding model labels a process keeps (a client may name any model). */
+const MAX_MODEL_LABELS = 20;
 
 /**
  * The Prometheus metrics of one process: its own registry (never prom-client's global one, so
@@ -110,7 +113,10 @@ export class Metrics {
     this.parsePerPage = new Histogram({ name: "quarry_parse_seconds_per_page", help: "Parse time of a document divided by its pages (a document without pages counts as one)", labelNames: ["mime_type"], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
 
     this.backupFailures = new Counter({ name: "quarry_backup_failures_total", help: "Backups that failed, counted by the process that first reported the failure", registers });
-    this.callbackDeliveries = new Counter({ name: "quarry_callback_deliveries_total", help: "Callback delivery attempts, by outcome (delivered, retrying, failed: given up, stopped: 410) and the receiver's HTTP status (none: no answer)", labelNames: ["outcome", "status"], registers });
+    this.callbackDeliveries = new Counter({ name: "quarry_callback_deliveries_total", help: "Callback delivery attempts, by outcome (delivered, retrying, failed: given up, stopped: 410) and the class of the receiver's HTTP status (2xx … 5xx; none: no answer)", labelNames: ["outcome", "status"], registers });
+    // Series that exist from the start, at 0: a counter's first event is otherwise invisible to increase().
+    for (const outcome of ["delivered", "retrying", "failed", "stopped"]) for (const status of ["2xx", "3xx", "4xx", "5xx", "none"]) this.callbackDeliveries.inc({ outcome, status }, 0);
+    for (const queue of QUEUE_NAMES) this.jobsStalled.inc({ queue }, 0);
   }
 
   /** `text/plain; version=0.0.4; charset=utf-8`. */
@@ -162,15 +168,22 @@ export class Metrics {
     this.jobsStalled.inc({ queue });
   }
 
+  /** Model names a client chose (`POST /v1/embeddings {model}`) are labels: at most this many, the rest are "other". */
+  private readonly models = new Set<string>();
+  private modelLabel(spec: EmbeddingSpec): { provider: string; model: string } {
+    if (!this.models.has(spec.model) && this.models.size < MAX_MODEL_LABELS) this.models.add(spec.model);
+    return { provider: spec.provider, model: this.models.has(spec.model) ? spec.model : "other" };
+  }
+
   /** What the embedding providers report: batches, requests, tokens and errors. */
   readonly embeddings: EmbeddingObserver = {
     batch: (spec: EmbeddingSpec, inputs: number) => {
-      const labels = { provider: spec.provider, model: spec.model };
+      const labels = this.modelLabel(spec);
       this.embeddingBatches.inc(labels);
       this.embeddingInputs.inc(labels, inputs);
     },
     request: (spec: EmbeddingSpec, call: EmbeddingCall) => {
-      const labels = { provider: spec.provider, model: spec.model };
+      const labels = this.modelLabel(spec);
       this.embeddingDuration.observe({ ...labels, outcome: call.error ? "error" : "ok" }, call.seconds);
       if (call.error) this.embeddingErrors.inc({ ...labels, status: call.error.status, code: call.error.code });
       else if (call.tokens) this.embeddingTokens.inc(labels, call.tokens);
@@ -187,8 +200,9 @@ export class Metrics {
     this.backupFailures.inc();
   }
 
+  /** By the receiver's status class (`2xx` … `5xx`, `none`): few series, all created at 0 so the first failure shows in `increase()`. */
   callbackAttempt(outcome: string, statusCode: number | null): void {
-    this.callbackDeliveries.inc({ outcome, status: statusCode === null ? "none" : String(statusCode) });
+    this.callbackDeliveries.inc({ outcome, status: statusCode === null ? "none" : `${Math.floor(statusCode / 100)}xx` });
   }
 
   /** Queue depth by state and live consumers per queue, read from Redis at scrape time. */

@@ -26,16 +26,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The queues' read is reused for this long: `/metrics` is unauthenticated, and a scrape loop must not become Redis load. */
+const SCRAPE_READ_REUSE_MS = 5_000;
+
 /**
  * One read per scrape, shared by the gauges that need it (a registry collects its metrics
- * concurrently), resolving to `undefined` when the source fails or is slower than the limit.
+ * concurrently), reused for `reuseMs`, resolving to `undefined` when the source fails or
+ * is slower than the limit (a failure is not reused).
  */
-function perScrape<T>(read: () => Promise<T>): () => Promise<T | undefined> {
+function perScrape<T>(read: () => Promise<T>, reuseMs = 0): () => Promise<T | undefined> {
   let pending: Promise<T | undefined> | undefined;
-  return () =>
-    (pending ??= withTimeout(read(), SCRAPE_READ_TIMEOUT_MS)
+  let last: { at: number; value: T } | undefined;
+  return () => {
+    if (last && Date.now() - last.at < reuseMs) return Promise.resolve(last.value);
+    return (pending ??= withTimeout(read(), SCRAPE_READ_TIMEOUT_MS)
+      .then((value) => {
+        last = { at: Date.now(), value };
+        return value as T | undefined;
+      })
       .catch(() => undefined)
       .finally(() => (pending = undefined)));
+  };
 }
 
 /**
@@ -52,6 +63,7 @@ export function watchQueues(registry: Registry, source: QueueSource, queues: rea
         return { name, counts, workers };
       }),
     ),
+    SCRAPE_READ_REUSE_MS,
   );
   const registers = [registry];
   new Gauge({

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
-import { withTransaction, type Transaction } from "../db/transaction.ts";
+import { withTransaction } from "../db/transaction.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import { assertSupportedType } from "../parsing/detect-type.ts";
 import type { JobPayload } from "../jobs/index.ts";
@@ -36,22 +36,6 @@ export const busyRestoring = (what = "upload") =>
   });
 
 export type AcceptResult = { created: true; document: DocumentRow; job: JobRow } | { created: false; document: DocumentRow; job: JobRow | undefined };
-
-/** BullMQ's lowest priority (highest number). */
-const LOWEST_PRIORITY = 2_097_152;
-
-/**
- * Fair queuing without BullMQ Pro's groups: a tenant's n-th document waiting to be ingested gets
- * priority n (1 runs first). Every tenant's first document is ahead of every tenant's second, so
- * a tenant flooding the queue with 5,000 documents holds back another tenant's one by about one
- * document per busy worker slot, not by 5,000. Within a priority BullMQ keeps arrival order. The
- * count includes this tenant's documents being ingested, and is read without a lock: two uploads
- * at once may share a number, which costs nothing.
- */
-async function fairPriority(tx: Transaction, tenantId: string): Promise<number> {
-  const { documents } = await tx.documents.queuedTotals(tenantId);
-  return Math.min(LOWEST_PRIORITY, documents);
-}
 
 /**
  * Accepts a document: one transaction writes the document, its bytes and the durable job, and
@@ -98,7 +82,6 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
       payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
       resource: { type: "document", id: documentId },
       callbackUrl: input.callbackUrl,
-      priority: deps.config.TENANT_FAIR_QUEUING ? await fairPriority(tx, tenantId) : undefined,
     });
     return { document, job };
   });

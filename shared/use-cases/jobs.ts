@@ -27,11 +27,12 @@ export const lockAcceptance = (tx: Transaction, jobId: string) => tx.client.quer
  * transaction commits (see {@link acceptWork}). Redis refusing it rolls the whole request back.
  */
 export async function recordJob<N extends JobName>(
-  deps: Pick<Deps, "producer">,
+  deps: Pick<Deps, "producer" | "config">,
   tx: Transaction,
-  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string }; callbackUrl?: string | null; priority?: number },
+  job: { name: N; tenantId: string; payload: JobPayload<N>; resource?: { type: string; id: string }; callbackUrl?: string | null },
 ): Promise<JobRow> {
-  const payload = jobDefinition(job.name).schema.parse(job.payload) as object;
+  const definition = jobDefinition(job.name);
+  const payload = definition.schema.parse(job.payload) as object;
   const row = await tx.jobs.insert({
     id: randomUUID(),
     tenantId: job.tenantId,
@@ -43,9 +44,10 @@ export async function recordJob<N extends JobName>(
   });
   // A worker that takes the job before this transaction commits waits on this lock (awaitAcceptance).
   await lockAcceptance(tx, row.id);
+  const priority = await definition.priority?.({ repos: tx, config: deps.config }, payload);
   tx.beforeCommit(async () => {
     try {
-      await deps.producer.enqueue(job.name, row.id, payload as JobPayload<N>, job.priority ? { priority: job.priority } : {});
+      await deps.producer.enqueue(job.name, row.id, payload as JobPayload<N>, priority ? { priority } : {});
     } catch (cause) {
       throw new QueueRefusedError(row, cause);
     }

@@ -113,7 +113,8 @@ async function healRow(deps: Deps, row: JobRow, name: JobName, state: "unknown" 
     return Boolean(await endJob(deps, row.id, { status: "failed", error: { code: "INVALID_PAYLOAD", message: "the job's stored payload no longer validates" } }));
   }
   // Start over from the first step: the batches of a lost parent are lost with it.
-  await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(parsed.data) : parsed.data) as JobPayload<JobName>);
+  const priority = await definition.priority?.({ repos: deps, config: deps.config }, parsed.data);
+  await deps.producer.enqueue(name, row.id, (definition.restart ? definition.restart(parsed.data) : parsed.data) as JobPayload<JobName>, priority ? { priority } : {});
   await deps.jobs.touch(row.id);
   return true;
 }

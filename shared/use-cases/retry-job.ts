@@ -60,6 +60,7 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
     const data = definition.schema.parse(reset.payload);
     await definition.onRetry?.(tx, data);
     const payload = (definition.restart ? definition.restart(data) : data) as JobPayload<JobName>;
+    const priority = await definition.priority?.({ repos: tx, config: deps.config }, data);
     tx.beforeCommit(async () => {
       const queue = deps.producer.queueFor(name);
       try {
@@ -68,7 +69,7 @@ export async function retryJob(deps: Deps, tenantId: string, jobId: string): Pro
         if (/locked|active/i.test((err as Error).message)) throw notRetryable("a batch of its last run is still finishing; retry in a few seconds");
         throw queueDown(err);
       }
-      await deps.producer.enqueue(name, jobId, payload).catch((cause: unknown) => Promise.reject(queueDown(cause)));
+      await deps.producer.enqueue(name, jobId, payload, priority ? { priority } : {}).catch((cause: unknown) => Promise.reject(queueDown(cause)));
     });
     return reset;
   });

@@ -109,7 +109,8 @@ async function runHttp(run: StepRun, w: StepWith<"http">) {
   if (res.status < 200 || res.status >= 300) {
     const retryable = res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500;
     const after = Number(res.headers.get("retry-after"));
-    throw stepFailed("HTTP_STEP_FAILED", `${method} answered ${res.status}: ${text.slice(0, 300)}`, retryable, Number.isFinite(after) && after > 0 ? Math.min(after, 600) : undefined);
+    // The status only: the answer's body is the receiver's, and the message travels to logs and Bull Board.
+    throw stepFailed("HTTP_STEP_FAILED", `${method} answered ${res.status}`, retryable, Number.isFinite(after) && after > 0 ? Math.min(after, 600) : undefined);
   }
   return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: parsed };
 }

@@ -8,6 +8,8 @@ CREATE TABLE idempotency_keys (
   fingerprint   text NOT NULL,
   -- in_flight: the first request is still being answered (until locked_until, in case its process died)
   state         text NOT NULL CHECK (state IN ('in_flight', 'done')),
+  -- the request that holds the claim: only it may keep its answer or let the key go
+  claim_token   text,
   status_code   integer,
   location      text,
   body          jsonb,
