@@ -9,11 +9,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backupBench } from "./backup.bench.ts";
 import { chatBench } from "./chat.bench.ts";
+import { fairnessBench } from "./fairness.bench.ts";
 import { ingestBench } from "./ingest.bench.ts";
+import { loadBench } from "./load.bench.ts";
 import { searchBench } from "./search.bench.ts";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench };
+const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benches);
 
 for (const name of wanted) {
