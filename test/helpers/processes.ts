@@ -83,8 +83,15 @@ export function spawnQuarry(script: string, env: Record<string, string>): Quarry
 export async function startApiAndWorker(env: Record<string, string>): Promise<{ api: QuarryProcess; worker: QuarryProcess; url: string; stop(): Promise<void> }> {
   const api = spawnQuarry("api/main.ts", env);
   const worker = spawnQuarry("workers/main.ts", env);
-  const listening = await api.waitForLog((l) => l.msg === "api listening");
-  await worker.waitForLog((l) => l.msg === "worker ready");
+  let listening: Record<string, unknown>;
+  try {
+    listening = await api.waitForLog((l) => l.msg === "api listening");
+    await worker.waitForLog((l) => l.msg === "worker ready");
+  } catch (err) {
+    // Neither may outlive a start that failed (nobody would ever stop them).
+    await Promise.all([api.stop("SIGKILL"), worker.stop("SIGKILL")]);
+    throw err;
+  }
   return {
     api,
     worker,
