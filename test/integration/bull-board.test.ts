@@ -233,6 +233,23 @@ describe("writes", () => {
     expect(await stack.deps.producer.queue("ingest").getJob(jobs.failed)).toBeUndefined();
   });
 
+  it("refuse cleaning all failed jobs while the queue has an unfinished record, and allow it once the queue is idle", async () => {
+    const workers = stack.workers!.workers;
+    await Promise.all(workers.map((w) => w.pause()));
+    let pending = "";
+    try {
+      const collection = (await acme.post("/v1/collections", { name: "bulk-clean" })).body.id;
+      pending = (await acme.post(`/v1/collections/${collection}/documents`, { text: "Waiting while the workers are paused." })).body.job.id;
+      const refused = await board.call("PUT", `${BOARD}/api/queues/ingest/clean/failed`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: "BULL_BOARD_JOB_REFUSED", message: expect.stringContaining("still unfinished in Postgres") });
+    } finally {
+      await Promise.all(workers.map((w) => w.resume()));
+    }
+    expect((await ended(pending)).status).toBe("succeeded");
+    expect((await board.call("PUT", `${BOARD}/api/queues/ingest/clean/failed`)).status).toBeLessThan(300);
+  });
+
   it("are all refused server-side when BULL_BOARD_READ_ONLY=true, whatever the page shows", async () => {
     const url = await appWith({ BULL_BOARD_READ_ONLY: true });
     const readOnly = apiClient(url, ADMIN);
