@@ -14,8 +14,7 @@ if (config.BACKUP_CRON !== "off") deps.metrics.watchBackups(deps.backups);
 const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.scheduler);
 await declareSchedules(deps.producer, schedules(config), logger);
 const releaseHousekeeper = useHousekeeper(deps);
-logger.info("scheduler ready; BullMQ workers run the scheduled jobs");
-
+// Before the line that says it is ready: whoever reads that line may stop it at once.
 // The schedules live in Redis; this process stays up so a platform (Procfile, compose) sees it
 // healthy and it re-declares them after a Redis loss on its next start.
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
@@ -23,3 +22,4 @@ onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await ops?.close();
   await deps.close();
 });
+logger.info("scheduler ready; BullMQ workers run the scheduled jobs");

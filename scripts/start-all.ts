@@ -20,6 +20,12 @@ if (config.BACKUP_CRON !== "off") deps.metrics.watchBackups(deps.backups);
 const pool = await startWorkers(deps);
 await declareSchedules(deps.producer, schedules(config), logger);
 const { server, url } = await startWebServer(deps);
+// Before the line that says it is ready: whoever reads that line may stop it at once.
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await stopWebServer(server);
+  await pool.close();
+  await deps.close();
+});
 logger.info({ url }, "api listening");
 
 const key = config.usingDevApiKey ? DEV_API_KEY : "<one of your API_KEYS>";
@@ -36,9 +42,3 @@ Try it:
 API guide: docs/api.md
 
 `);
-
-onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
-  await stopWebServer(server);
-  await pool.close();
-  await deps.close();
-});

@@ -9,11 +9,11 @@ const deps = await createDeps(config, logger, { service: "worker" });
 // Listen before taking jobs: an OPS_PORT already in use stops the process before it starts any work.
 const ops = await startProcessOpsServer(deps, DEFAULT_OPS_PORT.worker);
 const pool = await startWorkers(deps);
-logger.info({ queues: config.WORKER_QUEUES }, "worker ready");
-
+// Before the line that says it is ready: whoever reads that line may stop it at once.
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await pool.close();
   // /health keeps answering while active jobs drain; /ready must never probe closed connections.
   await ops?.close();
   await deps.close();
 });
+logger.info({ queues: config.WORKER_QUEUES }, "worker ready");
