@@ -1,3 +1,4 @@
+import { setTimeout } from "node:timers/promises";
 import { Webhook } from "standardwebhooks";
 import type { Deps } from "../deps.ts";
 import { AppError, permanent } from "../errors/app-error.ts";
@@ -115,22 +116,6 @@ async function runHttp(run: StepRun, w: StepWith<"http">) {
   return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: parsed };
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted (also if it already was). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Adds the text as a document (the same text again finds the same document) and waits until it is ready. */
 async function runIngest(run: StepRun, w: StepWith<"ingest">) {
   const content = Buffer.from(w.text, "utf8");
@@ -153,7 +138,7 @@ async function runIngest(run: StepRun, w: StepWith<"ingest">) {
     if (doc.status === "failed") {
       throw permanent("INGEST_FAILED", `document ${doc.id} failed: ${doc.error_code ?? "UNKNOWN"}${doc.error_message ? `: ${doc.error_message}` : ""}`);
     }
-    await sleep(wait, run.signal);
+    await setTimeout(wait, undefined, { signal: run.signal }); // rejects at once when aborted
   }
 }
 
