@@ -54,7 +54,7 @@ export function createApp(deps: Deps): Express {
   );
   app.use(securityHeaders());
   if (deps.config.CORS_ORIGINS) {
-    app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy"] }));
+    app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Server-Timing"] }));
   }
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));

@@ -96,6 +96,14 @@ const rateLimitHeaders = {
 };
 /** Every operation an API key calls: its budget may be spent. */
 const rateLimited = { "429": json("Error", "This API key's budget for the minute is spent (RATE_LIMITED); see the RateLimit headers", { ...retryAfter, ...rateLimitHeaders }) };
+/** What keyword/hybrid retrieval and reranking can refuse (docs/api.md, "Search"). */
+const retrievalRefusals = {
+  "409": error("mode keyword or hybrid on a collection whose Qdrant collection cannot hold a keyword index: re-embed it (KEYWORD_SEARCH_UNAVAILABLE)"),
+  "422": error("rerank: true, but no reranker is configured (RERANK_UNAVAILABLE)"),
+};
+const serverTiming = {
+  "Server-Timing": { required: true, schema: { type: "string" }, description: "milliseconds per step: collection, embed, vector, keyword, join, rerank (e.g. `embed;dur=2.1, vector;dur=6.0`)" },
+};
 const accepted = (name: Component) => json(name, "Accepted: the work is queued; poll the job, or follow its events", location("/v1/jobs/<id>"));
 /**
  * OpenAPI 3.1 has no schema for the items of an event stream (3.2 adds `itemSchema`), so
@@ -269,11 +277,12 @@ function buildDocument(): Json {
           "Search",
           "Search a collection",
           {
-            "200": json("SearchResults"),
+            "200": json("SearchResults", "OK", serverTiming),
             ...invalid,
             ...notJson,
             ...unauthorized,
             ...notFound("collection"),
+            ...retrievalRefusals,
             ...providers,
           },
           { requestBody: jsonBody(searchBody) },
@@ -296,6 +305,7 @@ function buildDocument(): Json {
             ...notJson,
             ...unauthorized,
             ...notFound("collection or chat session"),
+            ...retrievalRefusals,
             ...providers,
           },
           { requestBody: jsonBody(chatBody) },

@@ -231,7 +231,7 @@ async function topFive(deps: Deps, collectionId: string, queries: string[]): Pro
   const ms: number[] = [];
   for (const query of queries) {
     const started = performance.now();
-    const hits = await searchCollection(deps, TENANT, collectionId, { query, topK: 5 });
+    const { data: hits } = await searchCollection(deps, TENANT, collectionId, { query, topK: 5, mode: "vector" });
     ms.push(performance.now() - started);
     tops.push(hits.map((h) => ({ document_id: h.document_id, chunk_index: h.chunk_index, score: h.score, text: h.text })));
   }
@@ -304,7 +304,7 @@ async function seed(deps: Deps, collectionId: string, words: string[]) {
     started = performance.now();
     await deps.vectorStore.upsert(
       { tenantId: TENANT, collectionId, version: 0 },
-      rows.map((r, i) => ({ id: pointId(r.documentId, r.index), vector: vectors[i]!, documentId: r.documentId, chunkIndex: r.index, metadata: r.metadata })),
+      rows.map((r, i) => ({ id: pointId(r.documentId, r.index), vector: vectors[i]!, documentId: r.documentId, chunkIndex: r.index, metadata: r.metadata, text: r.text })),
     );
     steps.vectors_ms += performance.now() - started;
     process.stderr.write(`  seeded ${Math.min(CHUNKS, (first + docs.length) * PER_DOC)} chunks\n`);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [ingest|search|chat …]`: runs the benchmarks (all by default) against the real
+ * `npm run bench [ingest|search|chat|eval|ann …]`: runs the benchmarks (all by default) against the real
  * services and writes bench/results/<name>-<date>.json and bench/results/latest-<name>.json.
  * Summaries are in docs/benchmarks.md.
  */
@@ -7,15 +7,17 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { annBench } from "./ann.bench.ts";
 import { backupBench } from "./backup.bench.ts";
 import { chatBench } from "./chat.bench.ts";
+import { evalBench } from "./eval.bench.ts";
 import { fairnessBench } from "./fairness.bench.ts";
 import { ingestBench } from "./ingest.bench.ts";
 import { loadBench } from "./load.bench.ts";
 import { searchBench } from "./search.bench.ts";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench };
+const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench, eval: evalBench, ann: annBench };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benches);
 
 for (const name of wanted) {

@@ -20,6 +20,7 @@ import { createRedis } from "./queues/connection.ts";
 import { JobProducer } from "./queues/producer.ts";
 import { QdrantVectorStore } from "./vector-store/qdrant.vector-store.ts";
 import type { VectorStore } from "./vector-store/vector-store.ts";
+import { HttpReranker, type Reranker } from "./retrieval/reranker.ts";
 
 /**
  * Everything a process needs from the outside world, built once and closed once. The
@@ -45,6 +46,8 @@ export interface Deps extends Repositories {
   outbound: OutboundClient;
   /** This process's Prometheus registry and metrics (served at /metrics), labelled with its service. */
   metrics: Metrics;
+  /** The reranker, when `RERANK_URL` is set. */
+  reranker?: Reranker;
   close(): Promise<void>;
 }
 
@@ -54,7 +57,7 @@ export async function createVectorStore(config: Config): Promise<VectorStore> {
   // Loaded only when used: LanceDB's native module does not exist for every platform (no
   // Intel-Mac build), and a deployment on Qdrant must not need it.
   const { EmbeddedVectorStore } = await import("./vector-store/embedded.vector-store.ts");
-  return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"));
+  return new EmbeddedVectorStore(path.resolve(config.DATA_DIR, "vectors"), { annMinPoints: config.VECTOR_INDEX_MIN_CHUNKS });
 }
 
 export function createBackupStorage(config: Config): BackupStorage {
@@ -101,6 +104,7 @@ export async function createDeps(config: Config, logger: Logger, options: { serv
       vectorStore: vectorStore.kind === "qdrant" ? safeUrl(config.QDRANT_URL!) : path.resolve(config.DATA_DIR, "vectors"),
       backups: backupStorage.location,
       models: config.OPENAI_API_KEY ? `openai-compatible (${config.OPENAI_BASE_URL ? safeUrl(config.OPENAI_BASE_URL) : "OpenAI"})` : "local embedder, extractive chat",
+      reranker: config.RERANK_URL ? `${config.RERANK_MODEL} at ${new URL(config.RERANK_URL).origin}` : "none",
     },
     "dependencies configured",
   );
@@ -119,6 +123,9 @@ export async function createDeps(config: Config, logger: Logger, options: { serv
     vectorStore,
     embedders: new Embedders(config, metrics.embeddings),
     chatModel: createChatModel(config),
+    ...(config.RERANK_URL
+      ? { reranker: new HttpReranker({ url: config.RERANK_URL, model: config.RERANK_MODEL!, apiKey: config.RERANK_API_KEY, timeoutMs: config.RERANK_TIMEOUT_MS }) }
+      : {}),
     parser,
     metrics,
     ...repositories(db),

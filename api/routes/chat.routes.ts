@@ -4,6 +4,7 @@ import type { ChatUsage } from "../../shared/chat-model/chat-model.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError, notFound } from "../../shared/errors/app-error.ts";
 import { chat, chatRequest, NOTHING_FOUND, prepareChat, saveExchange, type ChatRecord } from "../../shared/use-cases/chat.ts";
+import { SEARCH_MODES } from "../../shared/retrieval/search-modes.ts";
 import { filterSchema } from "../../shared/vector-store/filter.ts";
 import { abortOnDisconnect, openEventStream } from "../middleware/sse.ts";
 import { safeText, withSafeJson } from "../middleware/safe-text.ts";
@@ -17,6 +18,8 @@ export const chatBody = z.object({
   top_k: z.number().int().min(1).max(20).default(5),
   temperature: z.number().min(0).max(2).optional(),
   filter: withSafeJson(filterSchema).optional(),
+  search_mode: z.enum(SEARCH_MODES).optional().describe("how passages are retrieved: vector, keyword or hybrid (default: each collection's own)"),
+  rerank: z.boolean().optional().describe("default: true when the deployment has a reranker (RERANK_URL)"),
   stream: z.boolean().default(false),
 });
 
@@ -32,6 +35,8 @@ export function chatRoutes(deps: Deps): Router {
       topK: body.top_k,
       temperature: body.temperature ?? deps.config.CHAT_TEMPERATURE,
       filter: body.filter,
+      searchMode: body.search_mode,
+      rerank: body.rerank,
     };
     const signal = abortOnDisconnect(res);
     if (!body.stream) return void res.json(await chat(deps, req.tenantId, input, signal));
@@ -41,7 +46,7 @@ export function chatRoutes(deps: Deps): Router {
     const prepared = await prepareChat(deps, req.tenantId, input);
     const { chatModel } = deps;
     const events = openEventStream(res);
-    events.send("sources", { session_id: prepared.sessionId, sources: prepared.sources });
+    events.send("sources", { session_id: prepared.sessionId, sources: prepared.sources, ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}) });
     let answer = "";
     let usage: ChatUsage | undefined;
     try {

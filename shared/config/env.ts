@@ -103,6 +103,27 @@ const base = z.object({
     QDRANT_URL: optionalString.pipe(z.url().optional()),
     QDRANT_API_KEY: optionalString,
     VECTOR_MAINTENANCE_EVERY_MS: int(60_000).default(15 * 60_000),
+    /** A collection written to is maintained at the end of each such window (0: only on schedule). */
+    VECTOR_MAINTENANCE_AFTER_WRITES_MS: int(0).default(10_000),
+    /** A semantic collection gets an ANN index on the embedded store from this many chunks on. */
+    VECTOR_INDEX_MIN_CHUNKS: int(1000).default(20_000),
+    /** Weights of the two lists reciprocal rank fusion adds up in hybrid search. */
+    HYBRID_VECTOR_WEIGHT: z.coerce.number().min(0).max(100).default(1),
+    HYBRID_KEYWORD_WEIGHT: z.coerce.number().min(0).max(100).default(1),
+    /** A Jina- or Cohere-compatible rerank endpoint, e.g. https://api.jina.ai/v1/rerank. */
+    RERANK_URL: optionalString.pipe(
+      z
+        .url({ protocol: /^https?$/ })
+        .refine((u) => !new URL(u).username && !new URL(u).password, "must not hold credentials; put the key in RERANK_API_KEY")
+        .optional(),
+    ),
+    RERANK_MODEL: optionalString,
+    RERANK_API_KEY: optionalString,
+    RERANK_TIMEOUT_MS: int(100).default(3000),
+    /** How many of the best candidates the reranker reorders (at least top_k). */
+    RERANK_CANDIDATES: int(1, 1000).default(30),
+    /** Search queries whose vectors each process keeps, all models together (0: none). */
+    QUERY_EMBEDDING_CACHE: int(0, 100_000).default(1000),
     WORKER_QUEUES: queueList.prefault("all"),
     WORKER_CONCURRENCY: concurrency.prefault(""),
     MAX_FILE_SIZE: int(1).default(10 * MB),
@@ -192,6 +213,12 @@ const base = z.object({
 const schema = base.superRefine((env, ctx) => {
   if (env.CHUNK_OVERLAP >= env.CHUNK_SIZE) {
     ctx.addIssue({ code: "custom", path: ["CHUNK_OVERLAP"], message: `must be smaller than CHUNK_SIZE (${env.CHUNK_SIZE})` });
+  }
+  if (env.HYBRID_VECTOR_WEIGHT + env.HYBRID_KEYWORD_WEIGHT === 0) {
+    ctx.addIssue({ code: "custom", path: ["HYBRID_KEYWORD_WEIGHT"], message: "HYBRID_VECTOR_WEIGHT and HYBRID_KEYWORD_WEIGHT cannot both be 0" });
+  }
+  if (env.RERANK_URL && !env.RERANK_MODEL) {
+    ctx.addIssue({ code: "custom", path: ["RERANK_MODEL"], message: "is required when RERANK_URL is set (e.g. jina-reranker-v2-base-multilingual, rerank-v3.5)" });
   }
 });
 

@@ -25,6 +25,8 @@ const MAX_CACHED_PROVIDERS = 32;
 
 export class Embedders {
   private readonly cache = new Map<string, EmbeddingProvider>();
+  /** Recent query vectors, least recently used first (see `embedQuery`). */
+  private readonly queries = new Map<string, number[]>();
   /** Native dimensions learnt by probing, per model: asked once per process. */
   private readonly probed = new Map<string, Promise<number>>();
   private readonly config: Config;
@@ -98,6 +100,29 @@ export class Embedders {
       probe.catch(() => this.probed.delete(model)); // a failed probe is asked again next time
     }
     return probe;
+  }
+
+  /**
+   * One search query's vector, from a per-process LRU cache of the last QUERY_EMBEDDING_CACHE
+   * queries (all models together; ~6 KB each at 1536 dimensions): a repeated query (a retried request, a popular question, the same question
+   * asked of several collections with one model) costs no provider call and no wait.
+   */
+  async embedQuery(spec: EmbeddingSpec, text: string): Promise<number[]> {
+    const size = this.config.QUERY_EMBEDDING_CACHE;
+    const key = `${spec.provider}/${spec.model}/${spec.dimensions}\n${text}`;
+    const cached = this.queries.get(key);
+    if (cached) {
+      // Map order is insertion order: re-inserting makes this the most recently used.
+      this.queries.delete(key);
+      this.queries.set(key, cached);
+      return cached;
+    }
+    const [vector] = await this.for(spec).embed([text]);
+    if (size > 0) {
+      if (this.queries.size >= size) this.queries.delete(this.queries.keys().next().value!);
+      this.queries.set(key, vector!);
+    }
+    return vector!;
   }
 
   for(spec: EmbeddingSpec): EmbeddingProvider {

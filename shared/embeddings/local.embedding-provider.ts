@@ -8,7 +8,12 @@ const WORD = /[\p{L}\p{N}]+/gu;
 // Scripts written without spaces: index character bigrams instead of whole runs.
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
 
-function fnv1a(text: string): number {
+/**
+ * A term's stable 32-bit hash: FNV-1a with Murmur3's finaliser. Stored data depends on it — the
+ * local embedder's vectors and the Qdrant keyword index's sparse indices — so it must never change
+ * (test/unit/bm25-sparse.test.ts pins values).
+ */
+export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { timestamp, uuid } from "./common.schema.ts";
-import { searchHit } from "./search.schema.ts";
+import { searchHit, searchWarning } from "./search.schema.ts";
 
 /** A numbered passage the answer cites as `[n]`. */
-export const chatSource = searchHit.extend({ n: z.int().min(1), collection_id: uuid });
+export const chatSource = searchHit.extend({ n: z.int().min(1), collection_id: uuid, scores: searchHit.shape.scores.optional().describe("absent on answers stored before hybrid search") });
 
 export const chatUsage = z.object({
   prompt_tokens: z.int().min(0),
@@ -20,6 +20,7 @@ export const chatAnswer = z.object({
   model: z.string(),
   mode,
   usage: chatUsage.optional().describe("when the model reports it"),
+  warnings: z.array(searchWarning).optional().describe("present when retrieval was degraded (a failed reranker, an incomplete keyword index)"),
 });
 
 export const chatMessage = z.object({

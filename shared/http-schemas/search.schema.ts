@@ -4,7 +4,16 @@ import { uuid } from "./common.schema.ts";
 export const searchHit = z.object({
   document_id: uuid,
   chunk_index: z.int().min(0),
-  score: z.number().describe("cosine similarity: 1 is the same direction"),
+  score: z
+    .number()
+    .describe("what the hits are ordered by: cosine similarity (vector), BM25 (keyword), reciprocal rank fusion (hybrid), or the reranker's relevance when reranked"),
+  scores: z
+    .object({
+      vector: z.number().optional().describe("cosine similarity, when the vector search found it"),
+      keyword: z.number().optional().describe("BM25 score, when the keyword search found it"),
+      rerank: z.number().optional().describe("the reranker's relevance score"),
+    })
+    .describe("the signals behind score"),
   text: z.string(),
   title: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
@@ -12,4 +21,14 @@ export const searchHit = z.object({
   heading: z.string().optional().describe("where the passage starts (DOCX, HTML, Markdown, CSV rows)"),
 });
 
-export const searchResults = z.object({ data: z.array(searchHit).describe("best first") });
+export const searchWarning = z.object({
+  code: z.enum(["RERANK_FAILED", "KEYWORD_INDEX_INCOMPLETE", "KEYWORD_SEARCH_UNAVAILABLE"]),
+  message: z.string(),
+});
+
+export const searchResults = z.object({
+  data: z.array(searchHit).describe("best first"),
+  mode: z.enum(["vector", "keyword", "hybrid"]).describe("the mode used"),
+  reranked: z.boolean().describe("whether the reranker ordered the hits"),
+  warnings: z.array(searchWarning).optional().describe("present when the answer is degraded: the reranker failed, or the keyword index is incomplete"),
+});

@@ -20,6 +20,7 @@ export const REDACT_PATHS = [
   "config.ADMIN_TOKEN",
   "config.OPENAI_API_KEY",
   "config.QDRANT_API_KEY",
+  "config.RERANK_API_KEY",
   "config.DATABASE_URL",
 ];
 

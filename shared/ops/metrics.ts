@@ -55,6 +55,7 @@ export class Metrics {
   private readonly parsePerPage: Histogram<"mime_type">;
   private readonly backupFailures: Counter;
   private readonly callbackDeliveries: Counter<"outcome" | "status">;
+  private readonly rerankDuration: Histogram<"outcome">;
   /** Runs in flight in this process, per queue: their start times. */
   private readonly running = new Map<string, Map<symbol, number>>();
 
@@ -113,6 +114,9 @@ export class Metrics {
     this.parsePerPage = new Histogram({ name: "quarry_parse_seconds_per_page", help: "Parse time of a document divided by its pages (a document without pages counts as one)", labelNames: ["mime_type"], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
 
     this.backupFailures = new Counter({ name: "quarry_backup_failures_total", help: "Backups that failed, counted by the process that first reported the failure", registers });
+    this.rerankDuration = new Histogram({ name: "quarry_rerank_duration_seconds", help: "Calls to the reranker, by outcome (ok; failed: error or timeout, the hits were answered unreranked)", labelNames: ["outcome"], buckets: SECONDS, registers });
+    // Both series from the start, so that increase() sees the first failure.
+    for (const outcome of ["ok", "failed"]) this.rerankDuration.zero({ outcome });
     this.callbackDeliveries = new Counter({ name: "quarry_callback_deliveries_total", help: "Callback delivery attempts, by outcome (delivered, retrying, failed: given up, stopped: 410) and the class of the receiver's HTTP status (2xx … 5xx; none: no answer)", labelNames: ["outcome", "status"], registers });
     // Series that exist from the start, at 0: a counter's first event is otherwise invisible to increase().
     for (const outcome of ["delivered", "retrying", "failed", "stopped"]) for (const status of ["2xx", "3xx", "4xx", "5xx", "none"]) this.callbackDeliveries.inc({ outcome, status }, 0);
@@ -194,6 +198,10 @@ export class Metrics {
   parsed(p: ParseObservation): void {
     this.parseDuration.observe({ mime_type: p.mimeType, outcome: p.outcome }, p.seconds);
     if (p.outcome === "ok") this.parsePerPage.observe({ mime_type: p.mimeType }, p.seconds / Math.max(1, p.pages ?? 1));
+  }
+
+  reranked(outcome: "ok" | "failed", seconds: number): void {
+    this.rerankDuration.observe({ outcome }, seconds);
   }
 
   backupFailed(): void {

@@ -7,7 +7,9 @@ import { withTransaction } from "../db/transaction.ts";
 import { notFound } from "../errors/app-error.ts";
 import type { Filter } from "../vector-store/filter.ts";
 import { getCollection } from "./collections.ts";
-import { searchCollection } from "./search.ts";
+import { reciprocalRankFusion } from "../retrieval/fusion.ts";
+import type { SearchMode } from "../retrieval/search-modes.ts";
+import { rerankHits, retrieve, wantsRerank, type SearchHit, type SearchWarning } from "./search.ts";
 
 export const NOTHING_FOUND = "I could not find anything about that in the selected collections.";
 
@@ -18,6 +20,10 @@ export interface ChatInput {
   topK: number;
   temperature: number;
   filter?: Filter;
+  /** Default: each collection's own (see `defaultSearchMode`). */
+  searchMode?: SearchMode;
+  /** Default: on when a reranker is configured. */
+  rerank?: boolean;
 }
 
 export interface ChatSource {
@@ -29,6 +35,7 @@ export interface ChatSource {
   page?: number;
   heading?: string;
   score: number;
+  scores?: SearchHit["scores"];
   text: string;
   metadata: Record<string, unknown>;
 }
@@ -44,6 +51,8 @@ export interface PreparedChat {
   input: ChatInput;
   sources: ChatSource[];
   messages: ChatTurn[];
+  /** About degraded retrieval (a reranker that failed, an incomplete keyword index). */
+  warnings: SearchWarning[];
 }
 
 export interface ChatRecord {
@@ -72,18 +81,34 @@ export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput
   // (lexical) embedder scores passages that share none up to ~0.27 through hash collisions: such
   // collections keep only passages above a lexical floor, picked from a wider set of candidates.
   const topic = topicWords(input.message);
-  const hits = await Promise.all(
+  const rerank = wantsRerank(deps, input.rerank);
+  const perCollection = await Promise.all(
     collections.map(async (collection) => {
       const floor = deps.chatModel.mode === "extractive" && collection.embedding.provider === "local";
-      const found = await searchCollection(deps, tenantId, collection.id, { query: input.message, topK: floor ? input.topK * 4 : input.topK, filter: input.filter });
-      return found.filter((hit) => !floor || sharesEnoughWords(topic, hit.text)).map((hit) => ({ ...hit, collection_id: collection.id }));
+      const wanted = Math.max(rerank ? deps.config.RERANK_CANDIDATES : input.topK, floor ? input.topK * 4 : input.topK);
+      const found = await retrieve(deps, collection, { query: input.message, topK: wanted, filter: input.filter, mode: input.searchMode });
+      const hits = found.hits.filter((hit) => !floor || sharesEnoughWords(topic, hit.text)).map((hit) => ({ ...hit, id: `${collection.id}:${hit.document_id}:${hit.chunk_index}`, collection_id: collection.id }));
+      return { hits, mode: found.mode, model: `${collection.embedding.provider}/${collection.embedding.model}`, warnings: found.warnings };
     }),
   );
-  const sources = hits
-    .flat()
-    .sort((a, b) => b.score - a.score)
-    .slice(0, input.topK)
-    .map((hit, i) => ({ n: i + 1, ...hit }));
+  // Scores compare across collections only when they are on one scale: cosines of one embedding
+  // model, or fused ranks. BM25 is not (each collection has its own term statistics), nor are
+  // different modes or models: those lists are merged by rank.
+  const first = perCollection[0]!;
+  const comparable =
+    perCollection.length === 1 || perCollection.every((c) => c.mode === first.mode && (c.mode === "hybrid" || (c.mode === "vector" && c.model === first.model)));
+  const merged = comparable
+    ? perCollection.flatMap((c) => c.hits).sort((a, b) => b.score - a.score)
+    : reciprocalRankFusion(perCollection.map((c) => ({ items: c.hits, weight: 1 }))).map((e) => e.item);
+  const warnings = perCollection.flatMap((c) => c.warnings);
+  let chosen = merged.slice(0, input.topK);
+  if (rerank) {
+    // At most RERANK_CANDIDATES in one call, however many collections contributed.
+    const reranked = await rerankHits(deps, input.message, merged.slice(0, Math.max(input.topK, deps.config.RERANK_CANDIDATES)), input.topK);
+    chosen = reranked.hits;
+    warnings.push(...reranked.warnings);
+  }
+  const sources = chosen.map(({ id: _id, ...hit }, i) => ({ n: i + 1, ...hit }));
   const history = input.sessionId ? await deps.chat.recentMessages(input.sessionId, deps.config.MAX_HISTORY_MESSAGES) : [];
   // Earlier answers cite earlier sources; their [n] would point at this turn's numbering.
   const turns: ChatTurn[] = history.map((m) => ({ role: m.role, content: m.role === "assistant" ? stripCitations(m.content) : m.content }));
@@ -93,6 +118,7 @@ export async function prepareChat(deps: Deps, tenantId: string, input: ChatInput
     input: { ...input, collectionIds },
     sources,
     messages: buildPrompt(sources, turns, input.message),
+    warnings,
   };
 }
 
@@ -124,7 +150,7 @@ export function chatRequest(prepared: PreparedChat, signal?: AbortSignal) {
 }
 
 /** One non-streaming chat turn. With no passages found the model is not asked: nothing is invented. */
-export async function chat(deps: Deps, tenantId: string, input: ChatInput, signal?: AbortSignal): Promise<ChatRecord> {
+export async function chat(deps: Deps, tenantId: string, input: ChatInput, signal?: AbortSignal): Promise<ChatRecord & { warnings?: SearchWarning[] }> {
   const prepared = await prepareChat(deps, tenantId, input);
   const { chatModel } = deps;
   const answer = prepared.sources.length === 0 ? { text: NOTHING_FOUND, usage: undefined } : await chatModel.complete(chatRequest(prepared, signal));
@@ -137,5 +163,5 @@ export async function chat(deps: Deps, tenantId: string, input: ChatInput, signa
     ...(answer.usage ? { usage: answer.usage } : {}),
   };
   await saveExchange(deps, tenantId, prepared, record);
-  return record;
+  return { ...record, ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}) };
 }

@@ -3,6 +3,7 @@ import { MAX_TOKENS_PER_REQUEST } from "../embeddings/openai.embedding-provider.
 import type { JobData, JobPayload } from "../jobs/index.ts";
 import { reserveTokens } from "../queues/token-budget.ts";
 import { pointId } from "./point-id.ts";
+import type { MaintenanceTarget } from "./optimize-vectors.ts";
 import { presentJob } from "../presenters.ts";
 
 type ChunkKey = { document_id: string; chunk_index: number };
@@ -46,6 +47,28 @@ export function batchJobs(
   return plan.map((b) => ({ ...common, from: b.from, to: b.to }));
 }
 
+/**
+ * Queues the collection's vector maintenance for the end of the current window of
+ * VECTOR_MAINTENANCE_AFTER_WRITES_MS: every write in the window names the same job id, so a
+ * collection being written to is compacted and indexed about once per window, a few seconds
+ * behind its writes (each write adds a small LanceDB fragment, and a search slows with every one).
+ * Best effort: the scheduled maintenance catches up on what a failed enqueue missed.
+ */
+export async function afterVectorWrites(deps: Deps, target: MaintenanceTarget & { version: number }): Promise<void> {
+  const windowMs = deps.config.VECTOR_MAINTENANCE_AFTER_WRITES_MS;
+  if (windowMs === 0 || deps.vectorStore.kind !== "embedded") return;
+  const now = Date.now();
+  const window = Math.floor(now / windowMs);
+  await deps.producer
+    .enqueue(
+      "optimize_vectors",
+      `optimize-${target.collectionId}-v${target.version}-${window}`,
+      { collection_id: target.collectionId, vector_version: target.version, semantic: target.semantic },
+      { delay: (window + 1) * windowMs - now },
+    )
+    .catch((err: unknown) => deps.logger.warn({ err, collectionId: target.collectionId }, "queueing vector maintenance after writes failed; the scheduled run will do it"));
+}
+
 export type EmbedOutcome = { done: number } | { retryInMs: number } | { stopped: true };
 
 /**
@@ -75,6 +98,7 @@ export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">, 
       documentId: c.document_id,
       chunkIndex: c.chunk_index,
       metadata: c.metadata,
+      text: c.text,
     })),
   );
   // Whatever was deleted (or failed, or cancelled) while this batch was embedding may already have
@@ -85,6 +109,7 @@ export async function embedChunks(deps: Deps, payload: JobData<"embed_chunks">, 
     await deps.vectorStore.dropCollection({ tenantId: payload.tenant_id, collectionId: payload.collection_id });
     return { stopped: true };
   }
+  await afterVectorWrites(deps, { collectionId: payload.collection_id, version: payload.vector_version, semantic: payload.embedding.provider !== "local" });
   const gone = await deps.documents.notLive([...new Set(chunks.map((c) => c.document_id))]);
   for (const documentId of gone) await deps.vectorStore.deleteDocument(ref, documentId);
   const moved = await deps.jobs.addUnits(payload.parent_job_id, chunks.length, payload.progress.base, payload.progress.span);

@@ -16,13 +16,18 @@ export interface VectorPoint {
   chunkIndex: number;
   /** The document's metadata, which filters apply to. */
   metadata: Record<string, unknown>;
+  /** The chunk's text, for the keyword (BM25) index. */
+  text: string;
 }
 
 export interface ScoredPoint {
   id: string;
   documentId: string;
   chunkIndex: number;
-  /** Cosine similarity, higher is closer (1 = same direction). */
+  /**
+   * Higher is better. Vector search: cosine similarity (1 = same direction). Keyword search: the
+   * store's BM25 score (not comparable across stores or collections).
+   */
   score: number;
 }
 
@@ -39,6 +44,28 @@ export interface SearchOptions {
   filter?: Filter;
   scoreThreshold?: number;
 }
+
+export interface KeywordSearchOptions {
+  topK: number;
+  filter?: Filter;
+}
+
+export interface OptimizeOptions {
+  /**
+   * The collection's vectors are semantic (an embedding model): the store may build an ANN index
+   * once the generation is large enough. Lexical (feature-hashed) vectors keep exact search.
+   */
+  semantic?: boolean;
+}
+
+/** What a generation's keyword index can answer. */
+export type KeywordReadiness =
+  /** Every point's text is indexed (or searched without the index until the next maintenance). */
+  | "ready"
+  /** Points written before keyword search existed have no text yet; maintenance fills it in. */
+  | { missing: number }
+  /** The generation's storage cannot hold a keyword index (a Qdrant collection made before it): re-embed. */
+  | "unsupported";
 
 /**
  * The vector store port. Every adapter passes the same contract suite
@@ -57,6 +84,23 @@ export interface VectorStore {
   upsert(ref: CollectionRef, points: VectorPoint[]): Promise<void>;
   /** The nearest points by cosine similarity, best first, restricted by the metadata filter. */
   search(ref: CollectionRef, vector: number[], options: SearchOptions): Promise<ScoredPoint[]>;
+  /**
+   * Full-text (BM25) search over the points' text, best first, restricted by the metadata filter:
+   * points that share no term with the query are not returned. Scores are the store's own.
+   */
+  keywordSearch(ref: CollectionRef, query: string, options: KeywordSearchOptions): Promise<ScoredPoint[]>;
+  /** Whether keyword search sees every point of the generation (see KeywordReadiness). */
+  keywordReadiness(ref: CollectionRef): Promise<KeywordReadiness>;
+  /**
+   * Points written without text (before keyword search existed), at most `limit`, so maintenance
+   * can fill their text in from Postgres with `setTexts`.
+   */
+  pointsWithoutText(ref: CollectionRef, limit: number): Promise<Array<{ id: string; documentId: string; chunkIndex: number }>>;
+  /**
+   * Fills in the text of existing points (by id) that have none; points that have text keep it
+   * (they were rewritten since), and ids that do not exist are ignored.
+   */
+  setTexts(ref: CollectionRef, texts: Array<{ id: string; text: string }>): Promise<void>;
   /** Removes every point of a document. */
   deleteDocument(ref: CollectionRef, documentId: string): Promise<void>;
   /** Number of points in the collection, or of one document. */
@@ -85,8 +129,11 @@ export interface VectorStore {
   restore(ref: CollectionRef, dir: string, options?: { documentIds?: ReadonlyMap<string, string> }): Promise<void>;
   /** Points per document in a generation (documents without points are absent). */
   documentCounts(ref: CollectionRef): Promise<Map<string, number>>;
-  /** Maintenance, cheap to call often: compacts storage and builds or updates indexes. Answers do not change. */
-  optimize(ref: CollectionRef): Promise<void>;
+  /**
+   * Maintenance, cheap to call often: compacts storage and builds or updates indexes. Exact
+   * answers do not change; an ANN index (semantic collections only) keeps recall@10 ≥ 0.95.
+   */
+  optimize(ref: CollectionRef, options?: OptimizeOptions): Promise<void>;
   /** Throws when the store cannot be reached (used by `/ready`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -26,13 +26,15 @@ const stepFailed = (code: string, message: string, retryable: boolean, retryAfte
   new AppError(code, message, { httpStatus: 422, retryable, retryAfter });
 
 async function runSearch(run: StepRun, w: StepWith<"search">) {
-  const results = await searchCollection(run.deps, run.tenantId, w.collection_id, {
+  const found = await searchCollection(run.deps, run.tenantId, w.collection_id, {
     query: w.query,
     topK: w.top_k,
     filter: w.filter,
     scoreThreshold: w.score_threshold,
+    mode: w.mode,
+    rerank: w.rerank,
   });
-  return { results };
+  return { results: found.data, mode: found.mode, reranked: found.reranked, warnings: found.warnings };
 }
 
 /** The model's answer as JSON: the whole text, or the one fenced block some models wrap it in. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SEARCH_MODES } from "../retrieval/search-modes.ts";
 import { filterSchema } from "../vector-store/filter.ts";
 
 /** A JSON Schema, as a plain object (draft 2020-12 keywords). */
@@ -29,6 +30,8 @@ function withSchemas(orReference: Wrap) {
     top_k: orReference(z.number().int().min(1).max(100)).default(5),
     filter: orReference(filter).optional(),
     score_threshold: orReference(z.number()).optional(),
+    mode: orReference(z.enum(SEARCH_MODES)).optional().describe("as in search: the collection's default when absent"),
+    rerank: orReference(z.boolean()).optional(),
   });
 
   const llm = z.strictObject({
@@ -77,7 +80,9 @@ const open: JsonSchema = true;
 const string = { type: "string" };
 const integer = { type: "integer" };
 const closed = (properties: Record<string, JsonSchema>): JsonSchema => ({ type: "object", properties, additionalProperties: false });
-const hit = closed({ document_id: string, chunk_index: integer, score: { type: "number" }, text: string, title: { type: ["string", "null"] }, metadata: open, page: integer, heading: string });
+const number = { type: "number" };
+const scores = closed({ vector: number, keyword: number, rerank: number });
+const hit = closed({ document_id: string, chunk_index: integer, score: number, scores, text: string, title: { type: ["string", "null"] }, metadata: open, page: integer, heading: string });
 const source = closed({
   n: integer,
   collection_id: string,
@@ -86,7 +91,8 @@ const source = closed({
   title: { type: ["string", "null"] },
   page: integer,
   heading: string,
-  score: { type: "number" },
+  score: number,
+  scores,
   text: string,
   metadata: open,
 });
@@ -97,7 +103,11 @@ const usage = closed({ prompt_tokens: integer, completion_tokens: integer, total
  * JSON Schema of its output, against which `{{steps.<id>.output…}}` references are checked.
  */
 export const STEP_TYPES = {
-  search: { with: definitionWith.search, resolved: resolvedWith.search, output: () => closed({ results: { type: "array", items: hit } }) },
+  search: {
+    with: definitionWith.search,
+    resolved: resolvedWith.search,
+    output: () => closed({ results: { type: "array", items: hit }, mode: string, reranked: { type: "boolean" }, warnings: { type: "array", items: open } }),
+  },
   llm: {
     with: definitionWith.llm,
     resolved: resolvedWith.llm,

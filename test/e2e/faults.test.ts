@@ -75,7 +75,9 @@ describe("workers SIGKILLed every few seconds through a 120-document ingest", ()
           expect(res.status).toBe(202);
           accepted.push(res.body.document.id);
         }
-        await sleep(150);
+        // Spread over ~12 s, so that at least three kills land while documents are still coming
+        // (a faster ingest once finished between the second and the third).
+        await sleep(500);
       }
     })();
 

@@ -35,6 +35,11 @@ export class OpenAIStub {
   streamWordDelayMs = 0;
   /** Chat streams the client closed before the stub finished them. */
   abortedStreams = 0;
+  /**
+   * Chosen vectors for some inputs (e.g. a benchmark's held-out queries): a text it answers with a
+   * vector gets that vector; every other text gets the lexical embedder's, as without it.
+   */
+  embeddingFor?: (input: string, dimensions: number) => number[] | undefined;
   /** Reply text of the chat model, or a function of the request's messages (and the whole request body: model, response_format…). */
   chatReply: string | ((messages: Array<{ role: string; content: string }>, body: Record<string, unknown>) => string) = "stub answer [1]";
 
@@ -81,7 +86,8 @@ export class OpenAIStub {
     if (this.embeddingDelayMs) await new Promise((r) => setTimeout(r, this.embeddingDelayMs));
     const input = Array.isArray(body.input) ? (body.input as string[]) : [String(body.input)];
     const dimensions = typeof body.dimensions === "number" ? body.dimensions : this.nativeDimensions;
-    const vectors = await new LocalEmbeddingProvider(dimensions).embed(input);
+    const lexical = await new LocalEmbeddingProvider(dimensions).embed(input);
+    const vectors = input.map((text, i) => this.embeddingFor?.(text, dimensions) ?? lexical[i]!);
     const base64 = body.encoding_format === "base64";
     res.writeHead(200, { "content-type": "application/json" });
     res.end(

@@ -22,6 +22,18 @@ export class QdrantRecorder {
   /** How many of the next requests fail with `failWith` (undefined: all of them). */
   failCount?: number;
   queryPoints: Array<{ id: string; score: number; payload: Record<string, unknown> }> = [];
+  /** What `GET /collections/{name}/exists` answers. */
+  exists = false;
+  /** The `sparse_vectors` of every collection `GET /collections/{name}` describes (null: none, a collection made before keyword search). */
+  sparseVectors: Record<string, unknown> | null = { text: { modifier: "idf" } };
+  /** Status of `PUT /collections/{name}/vectors/{vector}` (404: a Qdrant before 1.18); on success the vector joins `sparseVectors`. */
+  createVectorStatus = 200;
+  /** What `POST …/points/scroll` answers (one page). */
+  scrollPoints: Array<{ id: string; payload?: Record<string, unknown> | null; vector?: unknown }> = [];
+  /** What `POST …/points/count` answers. */
+  countResult = 7;
+  /** Answers a request itself when it returns something (checked after `failWith`). */
+  answer?: (call: RecordedCall) => { status: number; result?: unknown } | undefined;
   private server?: Server;
   url = "";
 
@@ -37,10 +49,24 @@ export class QdrantRecorder {
         res.end(JSON.stringify(status < 300 ? { result, status: "ok", time: 0 } : { status: { error: `recorder ${status}` }, time: 0 }));
       };
       if (this.failWith && (this.failCount === undefined || this.failCount-- > 0)) return send(this.failWith, null);
-      if (path!.endsWith("/exists")) return send(200, { exists: false });
+      const custom = this.answer?.(this.calls.at(-1)!);
+      if (custom) return send(custom.status, custom.result ?? null);
+      if (path!.endsWith("/exists")) return send(200, { exists: this.exists });
       if (path!.endsWith("/points/query")) return send(200, { points: this.queryPoints });
-      if (path!.endsWith("/points/count")) return send(200, { count: 7 });
+      if (path!.endsWith("/points/count")) return send(200, { count: this.countResult });
+      if (path!.endsWith("/points/scroll")) return send(200, { points: this.scrollPoints, next_page_offset: null });
+      if (path!.endsWith("/points/batch")) return send(200, [{ operation_id: 1, status: "completed" }]);
       if (path === "/collections" && req.method === "GET") return send(200, { collections: [] });
+      if (/^\/collections\/[^/]+$/.test(path!) && req.method === "GET") {
+        const params = { vectors: { size: 2, distance: "Cosine" }, ...(this.sparseVectors ? { sparse_vectors: this.sparseVectors } : {}) };
+        return send(200, { status: "green", optimizer_status: "ok", points_count: 0, config: { params }, payload_schema: {} });
+      }
+      const vector = /^\/collections\/[^/]+\/vectors\/([^/]+)$/.exec(path!);
+      if (vector && req.method === "PUT") {
+        if (this.createVectorStatus >= 300) return send(this.createVectorStatus, null);
+        this.sparseVectors = { ...this.sparseVectors, [decodeURIComponent(vector[1]!)]: (this.calls.at(-1)!.body as { sparse?: unknown }).sparse };
+        return send(200, { operation_id: 1, status: "completed" });
+      }
       if (path!.includes("/points") || path!.includes("/index")) return send(200, { operation_id: 1, status: "completed" });
       return send(200, true);
     });

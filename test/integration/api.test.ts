@@ -135,7 +135,17 @@ describe("documents, jobs and search", () => {
     expect(search.status).toBe(200);
     expect(search.body.data[0]).toMatchObject({ document_id: res.body.document.id, chunk_index: 0, title: "Architecture", metadata: { team: "platform" } });
     expect(search.body.data[0].text).toContain("durable job records");
-    expect(search.body.data[0].score).toBeGreaterThan(0.2);
+    // The local embedder's collections search by keyword by default.
+    expect(search.body).toMatchObject({ mode: "keyword", reranked: false });
+    expect(search.body.data[0].scores).toEqual({ keyword: search.body.data[0].score });
+    expect(search.body.data[0].score).toBeGreaterThan(0);
+    const hybrid = await acme.post(`/v1/collections/${c.id}/search`, { query: "where are durable job records kept?", mode: "hybrid" });
+    expect(hybrid.body.data[0].scores.vector).toBeGreaterThan(0.2);
+    expect(hybrid.body.data[0].scores.keyword).toBeGreaterThan(0);
+    expect(hybrid.body.data[0].score).toBeCloseTo(2 / 61, 6); // first in both lists
+    const byVector = await acme.post(`/v1/collections/${c.id}/search`, { query: "where are durable job records kept?", mode: "vector" });
+    expect(byVector.body.data[0].score).toBe(byVector.body.data[0].scores.vector);
+    expect(byVector.body.data[0].score).toBeGreaterThan(0.2);
 
     const filtered = await acme.post(`/v1/collections/${c.id}/search`, { query: "durable job records", filter: { year: { $lt: 2020 } } });
     expect(filtered.body.data).toEqual([]);
@@ -198,8 +208,24 @@ describe("documents, jobs and search", () => {
     const c = await newCollection();
     expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", top_k: 101 })).status).toBe(400);
     expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", filter: { year: { $regex: "1" } } })).status).toBe(400);
+    expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", mode: "semantic" })).status).toBe(400);
+    expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", rerank: "yes" })).status).toBe(400);
+    expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", weights: { vector: -1 } })).status).toBe(400);
+    expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "x", weights: { bm25: 1 } })).status).toBe(400);
+    const zero = await acme.post(`/v1/collections/${c.id}/search`, { query: "x", mode: "hybrid", weights: { vector: 0, keyword: 0 } });
+    expect(zero.status).toBe(400);
+    expect(zero.body.error.message).toContain("cannot both be 0");
+    const threshold = await acme.post(`/v1/collections/${c.id}/search`, { query: "x", mode: "keyword", score_threshold: 0.5 });
+    expect(threshold.status).toBe(400);
+    expect(threshold.body.error.message).toContain("mode vector only");
+    // No reranker on this deployment: asking for one is the caller's mistake.
+    const rerank = await acme.post(`/v1/collections/${c.id}/search`, { query: "x", rerank: true });
+    expect(rerank.status).toBe(422);
+    expect(rerank.body.error.code).toBe("RERANK_UNAVAILABLE");
     const empty = await acme.post(`/v1/collections/${c.id}/search`, { query: "nothing here" });
-    expect(empty.body).toEqual({ data: [] });
+    expect(empty.body).toEqual({ data: [], mode: "keyword", reranked: false });
+    // score_threshold without a mode searches by vector (it is a cosine).
+    expect((await acme.post(`/v1/collections/${c.id}/search`, { query: "nothing here", score_threshold: 0.1 })).body).toEqual({ data: [], mode: "vector", reranked: false });
   });
 
   it("rejects non-JSON uploads with 415", async () => {

@@ -20,7 +20,7 @@ describe("copyVectors (moving a collection to another store without re-embedding
     const points = Array.from({ length: 1200 }, (_, i) => {
       const v = [Math.sin(i), Math.cos(i), (i % 7) / 7, 1];
       const n = Math.hypot(...v);
-      return { id: randomUUID(), vector: v.map((x) => x / n), documentId: docs[i % 2]!, chunkIndex: i, metadata: { half: i % 2 } };
+      return { id: randomUUID(), vector: v.map((x) => x / n), documentId: docs[i % 2]!, chunkIndex: i, metadata: { half: i % 2 }, text: `chunk ${i}` };
     });
     await source.upsert(ref, points);
     const result = await copyVectors(source, target, ref, 4);

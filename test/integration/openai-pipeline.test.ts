@@ -89,6 +89,14 @@ describe("ingestion with an OpenAI-compatible provider", () => {
     const search = await client.post(`/v1/collections/${collection.id}/search`, { query: "trace trees", top_k: 2 });
     expect(search.body.data).toHaveLength(2);
     expect(stub.requests.at(-1)!.body).toMatchObject({ model: "text-embedding-3-small", dimensions: 48, input: ["trace trees"] });
+    // The same query again (and in another mode) is answered from the query-embedding cache.
+    const embeddings = stub.count("/v1/embeddings");
+    const again = await client.post(`/v1/collections/${collection.id}/search`, { query: "trace trees", top_k: 2, mode: "hybrid" });
+    expect(again.body.data.length).toBeGreaterThan(0);
+    expect(stub.count("/v1/embeddings")).toBe(embeddings);
+    expect(again.headers.get("server-timing")).toMatch(/embed;dur=[\d.]+, vector;dur=[\d.]+|vector;dur=/);
+    await client.post(`/v1/collections/${collection.id}/search`, { query: "trace trees and loops", top_k: 2 });
+    expect(stub.count("/v1/embeddings")).toBe(embeddings + 1);
   });
 
   it("fails the document at once when the provider rejects the request (4xx), without retrying", async () => {

@@ -14,8 +14,8 @@ function unit(values: number[]): number[] {
   return v.map((x) => x / n);
 }
 
-function point(documentId: string, chunkIndex: number, vector: number[], metadata: Record<string, unknown> = {}): VectorPoint {
-  return { id: randomUUID(), documentId, chunkIndex, vector: unit(vector), metadata };
+function point(documentId: string, chunkIndex: number, vector: number[], metadata: Record<string, unknown> = {}, text = `chunk ${chunkIndex} of ${documentId}`): VectorPoint {
+  return { id: randomUUID(), documentId, chunkIndex, vector: unit(vector), metadata, text };
 }
 
 /**
@@ -284,7 +284,7 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       const byId = new Map(seen.map((p) => [p.id, p]));
       for (const p of written) {
         const got = byId.get(p.id)!;
-        expect(got).toMatchObject({ documentId: p.documentId, chunkIndex: p.chunkIndex, metadata: p.metadata });
+        expect(got).toMatchObject({ documentId: p.documentId, chunkIndex: p.chunkIndex, metadata: p.metadata, text: p.text });
         got.vector.forEach((v, i) => expect(v).toBeCloseTo(p.vector[i]!, 5));
       }
     });
@@ -300,6 +300,101 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       await store.optimize(c);
       expect(await store.search(c, query, { topK: 5, filter: { k: "v" } })).toEqual(before);
       expect(await store.count(c, doc)).toBe(5);
+    });
+
+    describe("keyword search (BM25)", () => {
+      const texts = [
+        "The invoice is due within thirty days of delivery.",
+        "Refunds are issued to the original payment method.",
+        "Shipping to Norway takes five working days; shipping to Japan takes ten.",
+        "Our office dog is called Biscuit.",
+        "Invoices, invoices, invoices: the invoicing team handles every invoice dispute.",
+        "AlphaGo在与人类棋手的对局中取得了胜利，创造了历史记录。",
+      ];
+
+      it("finds the chunks that share terms with the query, rarer and repeated terms ranking higher, and nothing for unknown words", async () => {
+        const c = ref();
+        await store.ensureCollection(c, DIM);
+        const doc = randomUUID();
+        const points = texts.map((t, i) => point(doc, i, [1, i], {}, t));
+        await store.upsert(c, points);
+        const invoice = await store.keywordSearch(c, "invoice dispute", { topK: 5 });
+        expect(invoice.map((h) => h.chunkIndex)).toEqual([4, 0]);
+        expect(invoice[0]!.score).toBeGreaterThan(invoice[1]!.score);
+        expect(invoice[0]).toMatchObject({ id: points[4]!.id, documentId: doc });
+        // Stemming or not, the exact word always matches; case does not matter.
+        expect((await store.keywordSearch(c, "BISCUIT", { topK: 5 })).map((h) => h.chunkIndex)).toEqual([3]);
+        expect((await store.keywordSearch(c, "shipping Japan", { topK: 1 })).map((h) => h.chunkIndex)).toEqual([2]);
+        expect(await store.keywordSearch(c, "xylophone", { topK: 5 })).toEqual([]);
+        // Scripts written without spaces are split into words (or bigrams), not kept as one token.
+        expect((await store.keywordSearch(c, "历史记录", { topK: 5 })).map((h) => h.chunkIndex)).toEqual([5]);
+        expect(await store.keywordSearch(c, "   ", { topK: 5 })).toEqual([]);
+      });
+
+      it("treats query syntax as plain words, and finds chunks written a moment ago", async () => {
+        const c = ref();
+        await store.ensureCollection(c, DIM);
+        const doc = randomUUID();
+        await store.upsert(c, texts.map((t, i) => point(doc, i, [1, i], {}, t)));
+        await store.optimize(c);
+        await store.upsert(c, [point(doc, 9, [1], {}, "A freshly written chunk about zeppelins.")]);
+        expect((await store.keywordSearch(c, "zeppelins", { topK: 5 })).map((h) => h.chunkIndex)).toEqual([9]);
+        for (const q of ['"refunds', "refunds AND (", "text:refunds", "refunds~2 OR *", "refunds\\", "-refunds +payment", "refunds'; DROP TABLE x; --"]) {
+          const hits = await store.keywordSearch(c, q, { topK: 5 });
+          expect(hits.map((h) => h.chunkIndex), q).toContain(1);
+        }
+      });
+
+      it("is scoped by tenant, collection, generation and metadata filter, and forgets deleted documents", async () => {
+        const c = ref();
+        await store.ensureCollection(c, DIM);
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.upsert(c, [point(a, 0, [1], { lang: "en" }, "alpha marmalade"), point(b, 0, [1], { lang: "de" }, "beta marmalade")]);
+        const other = ref();
+        await store.ensureCollection(other, DIM);
+        await store.upsert(other, [point(randomUUID(), 0, [1], {}, "gamma marmalade")]);
+        const v1 = { ...c, version: 1 };
+        await store.ensureCollection(v1, DIM);
+        await store.upsert(v1, [point(randomUUID(), 0, [1], {}, "delta marmalade")]);
+
+        expect((await store.keywordSearch(c, "marmalade", { topK: 10 })).map((h) => h.documentId).sort()).toEqual([a, b].sort());
+        expect((await store.keywordSearch(c, "marmalade", { topK: 10, filter: { lang: "de" } })).map((h) => h.documentId)).toEqual([b]);
+        expect(await store.keywordSearch(c, "marmalade", { topK: 10, filter: { lang: "fr" } })).toEqual([]);
+        expect(await store.keywordSearch({ ...c, tenantId: `${tenant}-other` }, "marmalade", { topK: 10 })).toEqual([]);
+        expect(await store.keywordSearch(v1, "marmalade", { topK: 10 })).toHaveLength(1);
+        expect(await store.keywordSearch(ref(), "marmalade", { topK: 10 })).toEqual([]);
+        await store.deleteDocument(c, a);
+        expect((await store.keywordSearch(c, "marmalade", { topK: 10 })).map((h) => h.documentId)).toEqual([b]);
+        expect(await store.keywordReadiness(c)).toBe("ready");
+      });
+
+      it("overwrites a point's text on upsert, not with setTexts (which only fills in missing text), and keeps the text through snapshot and restore", async () => {
+        const c = ref();
+        await store.ensureCollection(c, DIM);
+        const doc = randomUUID();
+        const p = point(doc, 0, [1], {}, "original wording");
+        await store.upsert(c, [p]);
+        await store.upsert(c, [{ ...p, text: "rewritten wording" }]);
+        expect(await store.keywordSearch(c, "original", { topK: 5 })).toEqual([]);
+        expect(await store.keywordSearch(c, "rewritten", { topK: 5 })).toHaveLength(1);
+        // A backfill that read the point before it was rewritten must not undo the rewrite.
+        await store.setTexts(c, [{ id: p.id, text: "stale backfill" }, { id: randomUUID(), text: "a point that does not exist" }]);
+        expect(await store.keywordSearch(c, "stale", { topK: 5 })).toEqual([]);
+        expect((await store.keywordSearch(c, "rewritten", { topK: 5 })).map((h) => h.id)).toEqual([p.id]);
+        expect(await store.count(c)).toBe(1);
+        expect(await store.pointsWithoutText(c, 10)).toEqual([]);
+
+        const dir = mkdtempSync(path.join(tmpdir(), "quarry-kw-snap-"));
+        try {
+          await store.snapshot(c, dir);
+          const target = ref();
+          await store.ensureCollection(target, DIM);
+          await store.restore(target, dir);
+          expect((await store.keywordSearch(target, "rewritten", { topK: 5 })).map((h) => h.id)).toEqual([p.id]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
     });
 
     it("answers ping while it is reachable", async () => {

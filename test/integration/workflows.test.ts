@@ -342,6 +342,8 @@ describe("a workflow run", () => {
     expect(failed).toMatchObject({ status: "failed", error: { code: "HTTP_STEP_FAILED" } });
     const retried = await acme.post(`/v1/jobs/${job.id}/retry`);
     expect(retried.status).toBe(202);
+    // The run's job ends again first (the run, read straight away, may still show the first end).
+    await waitFor(async () => (["succeeded", "failed"].includes((await acme.get(`/v1/jobs/${job.id}`)).body.status) ? true : undefined), 45_000);
     const done = await settled(run.id);
     expect(done.status).toBe("succeeded");
     expect(step(done, "first").attempts).toBe(1);

@@ -64,6 +64,16 @@ describe("loadConfig", () => {
     expect(found.join("\n")).not.toContain("short");
   });
 
+  it("checks the retrieval settings: a reranker needs its model and no credentials in its URL; hybrid weights cannot both be 0", () => {
+    expect(loadConfig({ RERANK_URL: "https://api.jina.ai/v1/rerank", RERANK_MODEL: "jina-reranker-v2-base-multilingual" })).toMatchObject({ RERANK_TIMEOUT_MS: 3000, RERANK_CANDIDATES: 30 });
+    expect(problems({ RERANK_URL: "https://api.jina.ai/v1/rerank" }).join("\n")).toContain("RERANK_MODEL");
+    const credentials = problems({ RERANK_URL: "https://user:s3cret@rerank.example/v1/rerank", RERANK_MODEL: "m" }).join("\n");
+    expect(credentials).toContain("RERANK_URL: must not hold credentials");
+    expect(credentials).not.toContain("s3cret");
+    expect(problems({ HYBRID_VECTOR_WEIGHT: "0", HYBRID_KEYWORD_WEIGHT: "0" }).join("\n")).toContain("cannot both be 0");
+    expect(problems({ QUERY_EMBEDDING_CACHE: "1000000" }).join("\n")).toContain("QUERY_EMBEDDING_CACHE");
+  });
+
   it("reads the backup settings, with their defaults", () => {
     const config = loadConfig({});
     expect([config.BACKUP_CRON, config.BACKUP_TZ, config.BACKUP_KEEP_DAILY, config.BACKUP_KEEP_WEEKLY, config.BACKUP_KEEP_MONTHLY]).toEqual(["0 2 * * *", "UTC", 7, 4, 12]);

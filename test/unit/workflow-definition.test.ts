@@ -82,7 +82,7 @@ describe("checkWorkflow", () => {
     });
     const at = (path: string) => found.filter((p) => p.path === path).map((p) => p.message);
     expect(at("$.steps[0].with.query")).toEqual([expect.stringMatching(/"topc" is not a field there \(it has: topic\) of input_schema/)]);
-    expect(at("$.steps[1].with.prompt")).toEqual([expect.stringMatching(/"first" is not an index/), expect.stringMatching(/"hits" is not a field there \(it has: results\)/)]);
+    expect(at("$.steps[1].with.prompt")).toEqual([expect.stringMatching(/"first" is not an index/), expect.stringMatching(/"hits" is not a field there \(it has: results, mode, reranked, warnings\)/)]);
     expect(at("$.steps[2].with.url")).toEqual([expect.stringMatching(/there is no step "ghost"/)]);
     // An llm step without a schema has no `data`.
     expect(at('$.steps[2].with.headers["x-a"]')).toEqual([expect.stringMatching(/"data" is not a field there/)]);
