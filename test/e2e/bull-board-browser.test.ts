@@ -63,7 +63,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`Bull Board in Chromium (skipped when ${C
   const admin = { username: "admin", password: ADMIN };
 
   beforeAll(async () => {
-    stack = await startTestStack({ workers: true, env: { ADMIN_TOKEN: ADMIN } });
+    stack = await startTestStack({ workers: true, env: { ADMIN_TOKEN: ADMIN, VECTOR_MAINTENANCE_AFTER_WRITES_MS: "0" } }); // no maintenance job changing the counts
     acme = apiClient(stack.url, TEST_KEYS.acme);
     const collection = (await acme.post("/v1/collections", { name: "herons" })).body;
     const empty = await acme.post(`/v1/collections/${collection.id}/documents`, { text: " \n \n", title: "HERON-TITLE-4410", metadata: { note: "HERON-META-4410" } });
