@@ -109,7 +109,13 @@ export async function createDeps(config: Config, logger: Logger, options: { serv
     "dependencies configured",
   );
   const parser = new ParsePool(
-    { timeoutMs: config.PARSE_TIMEOUT_MS, maxMemoryMb: config.PARSE_MAX_MEMORY_MB, maxPages: config.MAX_PAGES, maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE },
+    {
+      timeoutMs: config.PARSE_TIMEOUT_MS,
+      maxMemoryMb: config.PARSE_MAX_MEMORY_MB,
+      maxPages: config.MAX_PAGES,
+      maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE,
+      ocr: { enabled: config.OCR_ENABLED, languages: config.OCR_LANGUAGES, maxPages: config.OCR_MAX_PAGES },
+    },
     { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2, observe: (p) => metrics.parsed(p) },
   );
   return {

@@ -134,6 +134,29 @@ const base = z.object({
     MAX_DECOMPRESSED_SIZE: int(1).default(200 * MB),
     PARSE_TIMEOUT_MS: int(1000).default(120_000),
     PARSE_MAX_MEMORY_MB: int(64, 16_384).default(1024),
+    /** OCR of image-only PDF pages and of uploaded images (tesseract.js); false: they end NO_TEXT / are refused, as before. */
+    OCR_ENABLED: z
+      .enum(["true", "false", "1", "0", ""])
+      .default("true")
+      .transform((v) => v !== "false" && v !== "0"),
+    /** Tesseract languages, `+`- or comma-separated; each needs its `@tesseract.js-data/<lang>` package installed. */
+    OCR_LANGUAGES: z
+      .string()
+      .trim()
+      .default("eng")
+      .transform((raw, ctx) => {
+        const langs = [...new Set(raw.split(/[+,\s]+/).filter(Boolean))];
+        const bad = langs.filter((l) => !/^[a-z_]{3,12}$/i.test(l));
+        if (langs.length === 0 || bad.length > 0) {
+          ctx.addIssue({ code: "custom", message: `expected tesseract language codes such as "eng" or "eng+deu"${bad.length ? ` (not: ${bad.join(", ")})` : ""}` });
+          return z.NEVER;
+        }
+        return langs;
+      }),
+    /** Pages OCRed per document at most; pages past it are skipped and the document says so. */
+    OCR_MAX_PAGES: int(1, 10_000).default(50),
+    /** URL ingestion: how long a fetch may take, all redirects included. Its size limit is MAX_FILE_SIZE. */
+    URL_FETCH_TIMEOUT_MS: int(1000).default(30_000),
     EMBED_BATCH_SIZE: int(1, 2048).default(128),
     EMBED_RATE_LIMIT_RPM: int(0).default(0),
     EMBED_RATE_LIMIT_TPM: int(0).default(0),

@@ -5,13 +5,26 @@ export interface Section {
   text: string;
   page?: number | null;
   heading?: string | null;
+  /** The spreadsheet's sheet name (XLSX, ODS): a chunk never spans two sheets. */
+  sheet?: string | null;
+  /** The slide number (PPTX), from 1. */
+  slide?: number | null;
+  /** Mean word confidence (0–100) when the text came from OCR, else absent. */
+  ocrConfidence?: number | null;
 }
 
-export interface Chunk {
-  text: string;
-  tokenCount: number;
+/** Where a chunk came from, for citations: the fields of its first unit. */
+export interface ChunkSource {
   page: number | null;
   heading: string | null;
+  sheet: string | null;
+  slide: number | null;
+  ocrConfidence: number | null;
+}
+
+export interface Chunk extends ChunkSource {
+  text: string;
+  tokenCount: number;
 }
 
 export interface ChunkOptions {
@@ -21,11 +34,9 @@ export interface ChunkOptions {
   overlap: number;
 }
 
-interface Unit {
+interface Unit extends ChunkSource {
   text: string;
   tokens: number;
-  page: number | null;
-  heading: string | null;
   /** What joins this unit to the one before it in a chunk. */
   joiner: string;
 }
@@ -36,7 +47,8 @@ const sentences = new Intl.Segmenter(undefined, { granularity: "sentence" });
  * Token-aware chunking. Text is cut at paragraph boundaries, then sentence boundaries, then (for
  * a sentence longer than a chunk) at whitespace; units are packed greedily up to `size` tokens,
  * and each chunk starts with whole units from the end of the previous one, up to `overlap`
- * tokens. A chunk carries the page and heading of its first unit, for citations.
+ * tokens. A chunk carries the page, heading, sheet, slide and OCR confidence of its first unit, for
+ * citations; a new sheet always starts a new chunk, with no overlap carried across.
  */
 export function chunkSections(sections: Section[], options: ChunkOptions): Chunk[] {
   const units = sections.flatMap((s) => toUnits(s, options.size));
@@ -52,10 +64,18 @@ export function chunkSections(sections: Section[], options: ChunkOptions): Chunk
       tokenCount: tokens,
       page: first.page,
       heading: first.heading,
+      sheet: first.sheet,
+      slide: first.slide,
+      ocrConfidence: first.ocrConfidence,
     });
   };
 
   for (const unit of units) {
+    if (current.length > 0 && unit.sheet !== current[0]!.sheet) {
+      emit();
+      current = [];
+      tokens = 0;
+    }
     if (current.length > 0 && tokens + unit.tokens + 1 > options.size) {
       emit();
       const carried: Unit[] = [];
@@ -77,8 +97,13 @@ export function chunkSections(sections: Section[], options: ChunkOptions): Chunk
 }
 
 function toUnits(section: Section, size: number): Unit[] {
-  const page = section.page ?? null;
-  const heading = section.heading ?? null;
+  const source: ChunkSource = {
+    page: section.page ?? null,
+    heading: section.heading ?? null,
+    sheet: section.sheet ?? null,
+    slide: section.slide ?? null,
+    ocrConfidence: section.ocrConfidence ?? null,
+  };
   const units: Unit[] = [];
   for (const paragraph of section.text.split(/\n\s*\n/)) {
     const text = paragraph.trim();
@@ -88,7 +113,7 @@ function toUnits(section: Section, size: number): Unit[] {
     if (text.length <= size * 2) {
       const tokens = countTokens(text);
       if (tokens <= size) {
-        units.push({ text, tokens, page, heading, joiner: "\n\n" });
+        units.push({ text, tokens, ...source, joiner: "\n\n" });
         continue;
       }
     }
@@ -101,12 +126,12 @@ function toUnits(section: Section, size: number): Unit[] {
     }
     const total = pieces.reduce((sum, p) => sum + p.tokens, 0);
     if (total <= size) {
-      units.push({ text, tokens: total, page, heading, joiner: "\n\n" });
+      units.push({ text, tokens: total, ...source, joiner: "\n\n" });
       continue;
     }
     let joiner = "\n\n";
     for (const piece of pieces) {
-      units.push({ text: piece.text, tokens: piece.tokens, page, heading, joiner });
+      units.push({ text: piece.text, tokens: piece.tokens, ...source, joiner });
       joiner = piece.joiner;
     }
   }

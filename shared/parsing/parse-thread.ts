@@ -11,7 +11,7 @@ parentPort!.on("message", async (task: ParseTask) => {
     const content = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
     const parsed = await (await parserFor(task.mimeType)).parse(content, task.limits);
     const chunks = chunkSections(parsed.sections, task.chunking);
-    reply = { id: task.id, ok: true, result: { chunks, pageCount: parsed.pageCount, title: parsed.title } };
+    reply = { id: task.id, ok: true, result: { chunks, pageCount: parsed.pageCount, title: parsed.title, warnings: parsed.warnings, ocr: parsed.ocr } };
   } catch (err) {
     reply =
       err instanceof AppError

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { AppError, permanent } from "../errors/app-error.ts";
 import type { Chunk, ChunkOptions } from "./chunker.ts";
-import type { ParseLimits } from "./document-parser.ts";
+import type { DocumentWarning, OcrReport, ParseLimits } from "./document-parser.ts";
 
 export interface SandboxLimits extends ParseLimits {
   timeoutMs: number;
@@ -13,6 +13,8 @@ export interface ParsedChunks {
   chunks: Chunk[];
   pageCount: number | null;
   title?: string;
+  warnings?: DocumentWarning[];
+  ocr?: OcrReport;
 }
 
 export interface ParseTask {
@@ -143,11 +145,11 @@ export class ParsePool {
     }
     const bytes = new Uint8Array(content.byteLength);
     bytes.set(content);
-    const { maxPages, maxDecompressedBytes } = this.limits;
+    const { maxPages, maxDecompressedBytes, ocr } = this.limits;
     const started = performance.now();
     const observe = (outcome: string, pages?: number | null) => this.observe?.({ mimeType, seconds: (performance.now() - started) / 1000, outcome, pages });
     try {
-      const parsed = await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes }, chunking }, this.limits, signal);
+      const parsed = await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes, ocr }, chunking }, this.limits, signal);
       observe("ok", parsed.pageCount);
       return parsed;
     } catch (err) {

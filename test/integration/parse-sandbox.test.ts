@@ -4,7 +4,7 @@ import { detectType, SUPPORTED_MIME_TYPES } from "../../shared/parsing/detect-ty
 import { ParsePool, type SandboxLimits } from "../../shared/parsing/sandbox.ts";
 import { CORPUS_EXPECTATIONS, corpusFile } from "../helpers/corpus.ts";
 
-const limits: SandboxLimits = { timeoutMs: 60_000, maxMemoryMb: 1024, maxPages: 2000, maxDecompressedBytes: 200 * 1024 * 1024 };
+const limits: SandboxLimits = { timeoutMs: 60_000, maxMemoryMb: 1024, maxPages: 2000, maxDecompressedBytes: 200 * 1024 * 1024, ocr: { enabled: false, languages: ["eng"], maxPages: 10 } };
 const HOSTILE = new URL("../helpers/hostile-parse-thread.ts", import.meta.url);
 const chunking = { size: 800, overlap: 200 };
 const pool = new ParsePool(limits);

@@ -4,7 +4,7 @@ import { htmlToSections } from "../../shared/parsing/html-sections.ts";
 import { markdownParser } from "../../shared/parsing/markdown.parser.ts";
 import { corpusFile } from "../helpers/corpus.ts";
 
-const limits = { maxPages: 10, maxDecompressedBytes: 1_000_000 };
+const limits = { maxPages: 10, maxDecompressedBytes: 1_000_000, ocr: { enabled: false, languages: ["eng"], maxPages: 10 } };
 
 describe("csvParser", () => {
   it("writes each row as header: value pairs, grouped into passages, keeping ragged rows", async () => {
