@@ -3,8 +3,7 @@ import { permanent } from "../errors/app-error.ts";
 import type { Section } from "./chunker.ts";
 import { decodeText } from "./decode-text.ts";
 import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
-
-const ROWS_PER_PASSAGE = 20;
+import { formatRow, ROWS_PER_PASSAGE } from "./row-format.ts";
 
 /**
  * CSV in any common encoding (Shift-JIS, UTF-8 with BOM …). Each passage holds a group of rows,
@@ -21,13 +20,7 @@ export const csvParser: DocumentParser = {
     if (rows.length === 0) return { sections: [{ text: names.join(", "), heading: null }], pageCount: null };
     const sections: Section[] = [];
     for (let start = 0; start < rows.length; start += ROWS_PER_PASSAGE) {
-      const group = rows.slice(start, start + ROWS_PER_PASSAGE).map((row) =>
-        row
-          .map((value, i) => [names[i] ?? `column ${i + 1}`, value.trim()] as const)
-          .filter(([, value]) => value)
-          .map(([name, value]) => `${name}: ${value}`)
-          .join("; "),
-      );
+      const group = rows.slice(start, start + ROWS_PER_PASSAGE).map((row) => formatRow(names, row, (i) => `column ${i + 1}`));
       sections.push({ text: group.filter(Boolean).join("\n"), heading: `rows ${start + 1}–${start + group.length}` });
     }
     return { sections: sections.filter((s) => s.text), pageCount: null };
