@@ -7,6 +7,7 @@ const loaders: Record<string, () => Promise<DocumentParser>> = {
   [MIME.pdf]: async () => (await import("./pdf.parser.ts")).pdfParser,
   [MIME.docx]: async () => (await import("./docx.parser.ts")).docxParser,
   [MIME.xlsx]: async () => (await import("./xlsx.parser.ts")).xlsxParser,
+  [MIME.ods]: async () => (await import("./ods.parser.ts")).odsParser,
   [MIME.html]: async () => (await import("./html.parser.ts")).htmlParser,
   [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
   [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,
