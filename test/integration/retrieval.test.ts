@@ -183,9 +183,16 @@ describe("chat over several collections", () => {
       }
       return id;
     };
-    // Loud: the word many times in short chunks; quiet: once in longer ones. By score, loud's
-    // chunks would all come first.
-    const loud = await ingest("loud", ["okapi okapi okapi okapi", "okapi okapi okapi grass", "okapi okapi forest"]);
+    // Loud: the word many times in short chunks, and rare in its collection (high IDF); quiet: once
+    // in longer ones, in every document (low IDF). By score, loud's chunks would all come first.
+    const loud = await ingest("loud", [
+      "okapi okapi okapi okapi",
+      "okapi okapi okapi grass",
+      "okapi okapi forest",
+      "Giraffes browse on acacia leaves.",
+      "Zebras graze in large herds.",
+      "Elephants dig for water in dry riverbeds.",
+    ]);
     const quiet = await ingest("quiet", [
       "A single okapi was seen near the river bank after the long and heavy rains of the season.",
       "Travellers reported one okapi among many other animals crossing the wide open plains at dawn.",
