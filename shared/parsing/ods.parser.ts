@@ -2,7 +2,7 @@ import { permanent } from "../errors/app-error.ts";
 import type { Section } from "./chunker.ts";
 import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
 import { type MergedRange, type SheetRow, sheetsOutcome, sheetToSections } from "./sheet-sections.ts";
-import { localName, streamXml } from "./xml.ts";
+import { streamXml } from "./xml.ts";
 import { openZip } from "./zip-guard.ts";
 
 /** Repeated cells or rows that hold a value are written out at most this many times (a styled column runs to 16,384). */

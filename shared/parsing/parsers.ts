@@ -8,6 +8,7 @@ const loaders: Record<string, () => Promise<DocumentParser>> = {
   [MIME.docx]: async () => (await import("./docx.parser.ts")).docxParser,
   [MIME.xlsx]: async () => (await import("./xlsx.parser.ts")).xlsxParser,
   [MIME.ods]: async () => (await import("./ods.parser.ts")).odsParser,
+  [MIME.pptx]: async () => (await import("./pptx.parser.ts")).pptxParser,
   [MIME.html]: async () => (await import("./html.parser.ts")).htmlParser,
   [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
   [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,

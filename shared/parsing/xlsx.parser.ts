@@ -3,7 +3,7 @@ import type { Section } from "./chunker.ts";
 import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
 import { readRelationships } from "./ooxml.ts";
 import { columnIndex, type MergedRange, type SheetRow, sheetsOutcome, sheetToSections } from "./sheet-sections.ts";
-import { attr, childElements, findAll, findFirst, localName, parseXml, streamXml } from "./xml.ts";
+import { attr, childElements, findAll, findFirst, localName, parseXml, relAttr, streamXml } from "./xml.ts";
 import { openZip, type ZipArchive } from "./zip-guard.ts";
 
 /**
@@ -40,7 +40,7 @@ async function parseWorkbook(zip: ZipArchive): Promise<ParsedDocument> {
   let visible = 0;
   for (const sheet of findAll(workbook, "sheet")) {
     const name = attr(sheet, "name") ?? "";
-    const rel = rels.get(attr(sheet, "id") ?? "");
+    const rel = rels.get(relAttr(sheet) ?? "");
     if (!rel || rel.type !== "worksheet" || !zip.has(rel.target)) continue;
     if (["hidden", "veryHidden"].includes(attr(sheet, "state") ?? "")) {
       hidden.push(name);

@@ -20,6 +20,12 @@ export function attr(el: XmlElement, name: string): string | undefined {
   return undefined;
 }
 
+/** A relationship id (`r:id`, `r:embed` …): the namespaced attribute, never a plain `id` beside it. */
+export function relAttr(el: XmlElement, name = "id"): string | undefined {
+  for (const [key, value] of Object.entries(el.attrs)) if (key.includes(":") && localName(key) === name) return value;
+  return undefined;
+}
+
 export const childElements = (el: XmlElement, name?: string): XmlElement[] =>
   el.children.filter((c): c is XmlElement => typeof c !== "string" && (name === undefined || localName(c.name) === name));
 
