@@ -1,5 +1,6 @@
 import { fileTypeFromBuffer } from "file-type";
 import { AppError } from "../errors/app-error.ts";
+import { isCfb, isEncryptedPackage, readCfbDirectory } from "./cfb.ts";
 import { decodeText, looksLikeText } from "./decode-text.ts";
 import { MIME } from "./mime-types.ts";
 import { PARSEABLE_MIME_TYPES } from "./parsers.ts";
@@ -13,9 +14,11 @@ export const SUPPORTED_MIME_TYPES = PARSEABLE_MIME_TYPES;
  * The document's type, from its bytes: magic numbers for binary formats (file-type), then, for
  * text, its shape (HTML markup, CSV rows, Markdown structure). The file name is only a tie-breaker
  * between text formats whose bytes cannot tell them apart (a `.md` of plain paragraphs).
+ * OLE/CFB containers all start with the same bytes, so they are told apart by their directory.
  * Returns the detected type even when Quarry cannot parse it, so the caller can name it in a 415.
  */
 export async function detectType(bytes: Uint8Array, fileName?: string): Promise<string> {
+  if (isCfb(bytes)) return cfbType(bytes);
   const magic = await fileTypeFromBuffer(bytes);
   if (magic) return magic.mime;
   if (!looksLikeText(bytes)) return "application/octet-stream";
@@ -27,6 +30,23 @@ export async function detectType(bytes: Uint8Array, fileName?: string): Promise<
   if (looksLikeCsv(head) || (ext === "csv" && head.includes(","))) return MIME.csv;
   if (ext === "md" || ext === "markdown" || looksLikeMarkdown(head)) return MIME.markdown;
   return MIME.text;
+}
+
+/**
+ * What an OLE/CFB container holds, from its stream names: a `WordDocument` stream is a .doc (an
+ * encrypted one too: its parser says DOCUMENT_ENCRYPTED); `EncryptionInfo` + `EncryptedPackage` is
+ * a password-protected .docx/.xlsx/.pptx (accepted, then DOCUMENT_ENCRYPTED); Excel and PowerPoint
+ * 97–2003 get their own types (refused, 415). A container whose directory cannot be read is taken
+ * for a .doc, the common case, and ends DOCUMENT_CORRUPT in its parser.
+ */
+function cfbType(bytes: Uint8Array): string {
+  const dir = readCfbDirectory(bytes);
+  if (!dir) return MIME.doc;
+  if (isEncryptedPackage(dir)) return MIME.encryptedOoxml;
+  if (dir.names.has("WordDocument")) return MIME.doc;
+  if (dir.names.has("Workbook") || dir.names.has("Book")) return "application/vnd.ms-excel";
+  if (dir.names.has("PowerPoint Document")) return "application/vnd.ms-powerpoint";
+  return "application/x-cfb";
 }
 
 function looksLikeCsv(head: string): boolean {
@@ -48,10 +68,32 @@ function looksLikeMarkdown(head: string): boolean {
   return headings >= 2 || (headings >= 1 && fences + links >= 1) || fences >= 2;
 }
 
+/** What users are told they can upload, by MIME type; internal types (an encrypted package) have no name here. */
+const FORMAT_NAMES: Record<string, string> = {
+  [MIME.pdf]: "PDF",
+  [MIME.docx]: "Word (DOCX)",
+  [MIME.doc]: "Word 97–2003 (DOC)",
+  [MIME.xlsx]: "Excel (XLSX)",
+  [MIME.ods]: "OpenDocument spreadsheets (ODS)",
+  [MIME.pptx]: "PowerPoint (PPTX)",
+  [MIME.rtf]: "RTF",
+  [MIME.epub]: "EPUB",
+  [MIME.png]: "PNG",
+  [MIME.jpeg]: "JPEG",
+  [MIME.tiff]: "TIFF",
+  [MIME.html]: "HTML",
+  [MIME.markdown]: "Markdown",
+  [MIME.csv]: "CSV",
+  [MIME.text]: "plain text",
+};
+
+/** The formats Quarry parses, as users know them: `PDF, Word (DOCX), …` (from the parser registry). */
+export const SUPPORTED_FORMATS = SUPPORTED_MIME_TYPES.flatMap((m) => FORMAT_NAMES[m] ?? []).join(", ");
+
 /** Throws UNSUPPORTED_MEDIA_TYPE (415) for a type Quarry has no parser for. */
 export function assertSupportedType(mimeType: string): void {
   if (!SUPPORTED_MIME_TYPES.includes(mimeType)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `files of type ${mimeType} are not supported (supported: PDF, DOCX, HTML, Markdown, CSV, plain text)`, {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `files of type ${mimeType} are not supported (supported: ${SUPPORTED_FORMATS})`, {
       httpStatus: 415,
       details: { detected_type: mimeType },
     });

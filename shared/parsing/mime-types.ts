@@ -8,6 +8,8 @@ export const MIME = {
   doc: "application/msword",
   rtf: "application/rtf",
   epub: "application/epub+zip",
+  /** Internal: an OOXML file saved with a password (an ECMA-376 encrypted package in a CFB container); its parser ends it DOCUMENT_ENCRYPTED. */
+  encryptedOoxml: "application/x-encrypted-ooxml",
   png: "image/png",
   jpeg: "image/jpeg",
   tiff: "image/tiff",

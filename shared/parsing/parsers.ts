@@ -9,6 +9,8 @@ const loaders: Record<string, () => Promise<DocumentParser>> = {
   [MIME.xlsx]: async () => (await import("./xlsx.parser.ts")).xlsxParser,
   [MIME.ods]: async () => (await import("./ods.parser.ts")).odsParser,
   [MIME.pptx]: async () => (await import("./pptx.parser.ts")).pptxParser,
+  [MIME.doc]: async () => (await import("./doc.parser.ts")).docParser,
+  [MIME.encryptedOoxml]: async () => (await import("./encrypted-office.parser.ts")).encryptedOfficeParser,
   [MIME.html]: async () => (await import("./html.parser.ts")).htmlParser,
   [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
   [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,
