@@ -2,11 +2,13 @@
 import { parentPort } from "node:worker_threads";
 import { AppError } from "../errors/app-error.ts";
 import { chunkSections } from "./chunker.ts";
+import { onOcrPage } from "./ocr/ocr-deadline.ts";
 import { parserFor } from "./parsers.ts";
 import type { ParseTask, ThreadReply } from "./sandbox.ts";
 
 parentPort!.on("message", async (task: ParseTask) => {
   let reply: ThreadReply;
+  onOcrPage((ocrPage) => parentPort!.postMessage({ id: task.id, ocrPage } satisfies ThreadReply));
   try {
     const content = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
     const parsed = await (await parserFor(task.mimeType)).parse(content, task.limits);
@@ -18,5 +20,6 @@ parentPort!.on("message", async (task: ParseTask) => {
         ? { id: task.id, ok: false, error: { code: err.code, message: err.message, retryable: err.retryable } }
         : { id: task.id, ok: false, error: { code: "DOCUMENT_CORRUPT", message: `the file cannot be parsed: ${(err as Error).message}`, retryable: false } };
   }
+  onOcrPage(undefined);
   parentPort!.postMessage(reply);
 });

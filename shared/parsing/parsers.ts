@@ -15,7 +15,13 @@ const loaders: Record<string, () => Promise<DocumentParser>> = {
   [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
   [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,
   [MIME.text]: async () => (await import("./text.parser.ts")).textParser,
+  [MIME.png]: async () => (await import("./image.parser.ts")).imageParser(MIME.png),
+  [MIME.jpeg]: async () => (await import("./image.parser.ts")).imageParser(MIME.jpeg),
+  [MIME.tiff]: async () => (await import("./image.parser.ts")).imageParser(MIME.tiff),
 };
+
+/** Types read only by OCR: refused at upload when OCR_ENABLED=false. */
+export const OCR_MIME_TYPES: readonly string[] = [MIME.png, MIME.jpeg, MIME.tiff];
 
 export const PARSEABLE_MIME_TYPES: readonly string[] = Object.keys(loaders);
 

@@ -2,7 +2,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { PDFParse } from "pdf-parse";
 import { AppError, permanent } from "../errors/app-error.ts";
-import type { DocumentParser, ParsedDocument } from "./document-parser.ts";
+import type { DocumentParser, OcrLimits, ParsedDocument } from "./document-parser.ts";
+import { OCR_DPI, OCR_MAX_PIXELS } from "./ocr/ocr-constants.ts";
+import { ocrPages, type OcrOutcome } from "./ocr/ocr-pages.ts";
 
 const require = createRequire(import.meta.url);
 const pdfjsRoot = path.dirname(require.resolve("pdfjs-dist/package.json"));
@@ -10,6 +12,9 @@ const pdfjsRoot = path.dirname(require.resolve("pdfjs-dist/package.json"));
 // pdfjs-dist; under Node pdf.js reads them by file path (with a trailing slash), not by URL.
 const CMAP_URL = `${path.join(pdfjsRoot, "cmaps")}/`;
 const STANDARD_FONTS_URL = `${path.join(pdfjsRoot, "standard_fonts")}/`;
+// pdf.js 5+ decodes JBIG2 and JPEG 2000 images (the usual scans) with WebAssembly from here; without
+// it a scanned page renders blank.
+const WASM_URL = `${path.join(pdfjsRoot, "wasm")}/`;
 
 /** Errors pdf.js throws, by name, mapped to document codes. */
 function pdfError(err: unknown): AppError {
@@ -21,6 +26,26 @@ function pdfError(err: unknown): AppError {
   return permanent("DOCUMENT_CORRUPT", `the PDF cannot be read: ${message}`);
 }
 
+/** Renders each page at ~300 dpi (fewer pixels for huge pages) and OCRs it. */
+async function ocrPdfPages(parser: PDFParse, pages: number[], limits: OcrLimits): Promise<OcrOutcome> {
+  const sizes = new Map<number, { width: number; height: number }>();
+  const info = await parser.getInfo({ parsePageInfo: true, partial: pages.slice(0, limits.maxPages) });
+  for (const p of info.pages) sizes.set(p.pageNumber, { width: p.width, height: p.height });
+  return ocrPages(
+    pages,
+    async (page) => {
+      const size = sizes.get(page) ?? { width: 612, height: 792 };
+      const dpiScale = OCR_DPI / 72;
+      const scale = Math.min(dpiScale, Math.sqrt(OCR_MAX_PIXELS / Math.max(1, size.width * size.height)));
+      const shot = await parser.getScreenshot({ partial: [page], scale, imageDataUrl: false, imageBuffer: true });
+      const rendered = shot.pages[0];
+      if (!rendered) throw permanent("DOCUMENT_CORRUPT", `page ${page} of the PDF could not be rendered for OCR`);
+      return rendered.data;
+    },
+    limits,
+  );
+}
+
 /** PDF text per page (pdf-parse on pdf.js), so chunks can cite their page. */
 export const pdfParser: DocumentParser = {
   async parse(content, limits): Promise<ParsedDocument> {
@@ -29,6 +54,7 @@ export const pdfParser: DocumentParser = {
       cMapUrl: CMAP_URL,
       cMapPacked: true,
       standardFontDataUrl: STANDARD_FONTS_URL,
+      wasmUrl: WASM_URL,
       isEvalSupported: false,
     });
     try {
@@ -37,11 +63,26 @@ export const pdfParser: DocumentParser = {
         throw permanent("DOCUMENT_TOO_LARGE", `the PDF has ${info.total} pages; the limit is ${limits.maxPages}`);
       }
       const result = await parser.getText({ pageJoiner: "" });
-      const sections = result.pages.map((p) => ({ text: p.text.normalize("NFKC"), page: p.num })).filter((s) => s.text.trim());
+      const pages = result.pages.map((p) => ({ text: p.text.normalize("NFKC"), page: p.num }));
+      const textless = pages.filter((p) => !p.text.trim()).map((p) => p.page);
+      const ocr = limits.ocr.enabled && textless.length > 0 ? await ocrPdfPages(parser, textless, limits.ocr) : undefined;
+      // Pages in page order, whether their text came from the text layer or from OCR.
+      const sections = [...pages.filter((p) => p.text.trim()), ...(ocr?.sections ?? [])].sort((a, b) => (a.page ?? 0) - (b.page ?? 0));
       if (sections.length === 0) {
-        throw permanent("NO_TEXT", "the PDF has no extractable text (scanned or image-only pages need OCR, which Quarry does not do)");
+        throw permanent(
+          "NO_TEXT",
+          ocr
+            ? `the PDF has no text layer and OCR found no text on its ${ocr.report.pages.length} page(s) (mean confidence ${ocr.confidence} of 100)`
+            : `the PDF has no extractable text (scanned or image-only pages need OCR${limits.ocr.enabled ? "" : ", which is turned off: OCR_ENABLED=false"})`,
+        );
       }
-      return { sections, pageCount: info.total, title: info.info?.Title?.trim() || undefined };
+      return {
+        sections,
+        pageCount: info.total,
+        title: info.info?.Title?.trim() || undefined,
+        ...(ocr ? { ocr: ocr.report } : {}),
+        ...(ocr?.warnings.length ? { warnings: ocr.warnings } : {}),
+      };
     } catch (err) {
       throw pdfError(err);
     } finally {

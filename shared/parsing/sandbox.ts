@@ -6,7 +6,15 @@ import type { DocumentWarning, OcrReport, ParseLimits } from "./document-parser.
 export interface SandboxLimits extends ParseLimits {
   timeoutMs: number;
   maxMemoryMb: number;
+  /**
+   * OCR_PAGE_TIMEOUT_MS: each page OCR starts on may take this long, on top of what is left of
+   * `timeoutMs` (the thread says when a page starts; at most `ocr.maxPages` pages extend it).
+   */
+  ocrPageTimeoutMs?: number;
 }
+
+/** OCR_PAGE_TIMEOUT_MS's default. */
+export const DEFAULT_OCR_PAGE_TIMEOUT_MS = 60_000;
 
 /** What a parse thread returns: the document already chunked (both happen off the main thread). */
 export interface ParsedChunks {
@@ -36,7 +44,9 @@ export interface ParseObservation {
 
 export type ThreadReply =
   | { id: number; ok: true; result: ParsedChunks }
-  | { id: number; ok: false; error: { code: string; message: string; retryable: boolean } };
+  | { id: number; ok: false; error: { code: string; message: string; retryable: boolean } }
+  /** Not an answer: OCR starts on `ocrPage`, which gets its own time budget. */
+  | { id: number; ocrPage: number };
 
 const DEFAULT_ENTRY = new URL("./parse-thread.ts", import.meta.url);
 
@@ -80,6 +90,7 @@ class ParseThread {
       };
       const onMessage = (reply: ThreadReply) => {
         if (reply.id !== task.id) return;
+        if ("ocrPage" in reply) return ocrPageStarts(reply.ocrPage);
         cleanup();
         if (reply.ok) resolve(reply.result);
         else reject(new AppError(reply.error.code, reply.error.message, { httpStatus: 422, retryable: reply.error.retryable }));
@@ -91,10 +102,28 @@ class ParseThread {
             : permanent("DOCUMENT_CORRUPT", `the parser crashed on this file: ${err.message}`),
         );
       const onExit = (code: number) => fail(permanent("DOCUMENT_CORRUPT", `the parser exited (code ${code}) without an answer`));
-      const timer = setTimeout(
-        () => fail(permanent("PARSE_TIMEOUT", `parsing took longer than ${Math.round(limits.timeoutMs / 1000)} s and was stopped`)),
-        limits.timeoutMs,
-      );
+      const pageMs = limits.ocrPageTimeoutMs ?? DEFAULT_OCR_PAGE_TIMEOUT_MS;
+      let deadline = performance.now() + limits.timeoutMs;
+      let ocrPages = 0;
+      let ocrPage = 0;
+      const timedOut = () =>
+        fail(
+          permanent(
+            "PARSE_TIMEOUT",
+            ocrPage
+              ? `OCR of page ${ocrPage} took longer than ${Math.round(pageMs / 1000)} s (OCR_PAGE_TIMEOUT_MS) and parsing was stopped`
+              : `parsing took longer than ${Math.round(limits.timeoutMs / 1000)} s and was stopped`,
+          ),
+        );
+      let timer = setTimeout(timedOut, limits.timeoutMs);
+      // A page's budget starts when the thread says it starts; the parse's own budget is never shortened.
+      const ocrPageStarts = (page: number) => {
+        if (++ocrPages > Math.max(1, limits.ocr.maxPages)) return;
+        ocrPage = page;
+        deadline = Math.max(deadline, performance.now() + pageMs);
+        clearTimeout(timer);
+        timer = setTimeout(timedOut, deadline - performance.now());
+      };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       this.worker.on("message", onMessage);

@@ -47,6 +47,12 @@ describe("every corpus file parses to plausible text or fails with its code", ()
   });
 });
 
+describe("image-only PDFs with OCR off (OCR_ENABLED=false; with it on see ocr.test.ts)", () => {
+  it("ends the scanned linn.pdf NO_TEXT and says OCR is off", async () => {
+    expect(await outcome("pdf/linn.pdf")).toMatchObject({ code: "NO_TEXT", message: expect.stringContaining("OCR_ENABLED=false"), retryable: false });
+  });
+});
+
 describe("citations", () => {
   it("keeps PDF page numbers on every chunk", async () => {
     const result = await outcome("pdf/tracemonkey.pdf");
