@@ -11,6 +11,8 @@ const loaders: Record<string, () => Promise<DocumentParser>> = {
   [MIME.pptx]: async () => (await import("./pptx.parser.ts")).pptxParser,
   [MIME.doc]: async () => (await import("./doc.parser.ts")).docParser,
   [MIME.encryptedOoxml]: async () => (await import("./encrypted-office.parser.ts")).encryptedOfficeParser,
+  [MIME.rtf]: async () => (await import("./rtf.parser.ts")).rtfParser,
+  [MIME.epub]: async () => (await import("./epub.parser.ts")).epubParser,
   [MIME.html]: async () => (await import("./html.parser.ts")).htmlParser,
   [MIME.markdown]: async () => (await import("./markdown.parser.ts")).markdownParser,
   [MIME.csv]: async () => (await import("./csv.parser.ts")).csvParser,
