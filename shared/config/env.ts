@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { allowlistProblem } from "../outbound/outbound-guard.ts";
+import { missingOcrLanguages } from "../parsing/ocr/ocr-languages.ts";
 
 /** Queues a worker process can serve (`WORKER_QUEUES`). */
 export const QUEUE_NAMES = ["ingest", "embed", "backup", "workflow"] as const;
@@ -155,6 +156,8 @@ const base = z.object({
       }),
     /** Pages OCRed per document at most; pages past it are skipped and the document says so. */
     OCR_MAX_PAGES: int(1, 10_000).default(50),
+    /** Each page OCR starts on may take this long on top of PARSE_TIMEOUT_MS (then PARSE_TIMEOUT). */
+    OCR_PAGE_TIMEOUT_MS: int(1000).default(60_000),
     /** URL ingestion: how long a fetch may take, all redirects included. Its size limit is MAX_FILE_SIZE. */
     URL_FETCH_TIMEOUT_MS: int(1000).default(30_000),
     EMBED_BATCH_SIZE: int(1, 2048).default(128),
@@ -239,6 +242,14 @@ const schema = base.superRefine((env, ctx) => {
   }
   if (env.HYBRID_VECTOR_WEIGHT + env.HYBRID_KEYWORD_WEIGHT === 0) {
     ctx.addIssue({ code: "custom", path: ["HYBRID_KEYWORD_WEIGHT"], message: "HYBRID_VECTOR_WEIGHT and HYBRID_KEYWORD_WEIGHT cannot both be 0" });
+  }
+  const missingLanguages = env.OCR_ENABLED ? missingOcrLanguages(env.OCR_LANGUAGES) : [];
+  if (missingLanguages.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["OCR_LANGUAGES"],
+      message: `no traineddata installed for ${missingLanguages.join(", ")}: npm install ${missingLanguages.map((l) => `@tesseract.js-data/${l}@1`).join(" ")}, or set OCR_ENABLED=false`,
+    });
   }
   if (env.RERANK_URL && !env.RERANK_MODEL) {
     ctx.addIssue({ code: "custom", path: ["RERANK_MODEL"], message: "is required when RERANK_URL is set (e.g. jina-reranker-v2-base-multilingual, rerank-v3.5)" });
