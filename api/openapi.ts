@@ -14,7 +14,7 @@ import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
 import { createBackupBody, restoreBody } from "./routes/backups.routes.ts";
 import { chatBody } from "./routes/chat.routes.ts";
 import { createBody, deleteCollectionQuery, reembedBody } from "./routes/collections.routes.ts";
-import { deleteDocumentQuery, documentFields, listDocumentsQuery, textBody } from "./routes/documents.routes.ts";
+import { deleteDocumentQuery, documentFields, listDocumentsQuery, textBody, urlBody } from "./routes/documents.routes.ts";
 import { embeddingsBody } from "./routes/embeddings.routes.ts";
 import { listJobsQuery } from "./routes/jobs.routes.ts";
 import { listQuery } from "./routes/params.ts";
@@ -230,11 +230,11 @@ function buildDocument(): Json {
         post: operation(
           "addDocument",
           "Documents",
-          "Add a document (file upload or JSON text)",
+          "Add a document (file upload, JSON text, or a URL a worker fetches)",
           {
             "202": accepted("DocumentAccepted"),
-            "200": json("DocumentAccepted", "The same content is already in the collection: the existing document", location("/v1/documents/<id>")),
-            ...invalid,
+            "200": json("DocumentAccepted", "The same content (or the same URL) is already in the collection: the existing document", location("/v1/documents/<id>")),
+            "400": error("Invalid request (VALIDATION_ERROR with details, INVALID_JSON), or a URL the outbound guard will not call (URL_REFUSED)"),
             ...unauthorized,
             ...notFound("collection"),
             "409": busy("The collection is being re-embedded (COLLECTION_BUSY)"),
@@ -243,7 +243,7 @@ function buildDocument(): Json {
             "415": error("A file type Quarry cannot parse, or a body that is neither multipart nor JSON (UNSUPPORTED_MEDIA_TYPE)"),
             ...queueDown,
           },
-          { requestBody: { required: true, content: { "multipart/form-data": { schema: uploadForm }, "application/json": { schema: request(textBody) } } } },
+          { requestBody: { required: true, content: { "multipart/form-data": { schema: uploadForm }, "application/json": { schema: { oneOf: [request(textBody), request(urlBody)] } } } } },
         ),
         get: operation(
           "listDocuments",

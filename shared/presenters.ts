@@ -38,6 +38,17 @@ export function presentDocument(row: DocumentRow): DocumentView {
     sha256: row.sha256,
     ...(row.page_count !== null ? { page_count: row.page_count } : {}),
     chunk_count: row.chunk_count,
+    ...(row.warnings.length > 0 ? { warnings: row.warnings } : {}),
+    ...(row.ocr ? { ocr: row.ocr } : {}),
+    ...(row.source_url
+      ? {
+          source: {
+            url: row.source_url,
+            ...(row.final_url ? { final_url: row.final_url } : {}),
+            ...(row.fetched_at ? { fetched_at: row.fetched_at.toISOString() } : {}),
+          },
+        }
+      : {}),
     metadata: row.metadata,
     ...(row.external_id ? { external_id: row.external_id } : {}),
     created_at: row.created_at.toISOString(),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Router, type Request } from "express";
+import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { acceptCallbackUrl, callbackUrlField } from "../../shared/callbacks/callback-url.ts";
 import type { Deps } from "../../shared/deps.ts";
@@ -7,7 +7,7 @@ import { AppError, validationError } from "../../shared/errors/app-error.ts";
 import { MIME, detectType } from "../../shared/parsing/detect-type.ts";
 import { presentDocument, presentJob } from "../../shared/presenters.ts";
 import { getCollection } from "../../shared/use-cases/collections.ts";
-import { acceptDocument, getDocument, requestDocumentDeletion, type DocumentInput } from "../../shared/use-cases/documents.ts";
+import { acceptDocument, acceptUrlDocument, getDocument, requestDocumentDeletion, type AcceptResult, type DocumentInput } from "../../shared/use-cases/documents.ts";
 import { claimIdempotency } from "../middleware/idempotency.ts";
 import { hasBody } from "../middleware/json-body.ts";
 import { readMultipart } from "../middleware/multipart.ts";
@@ -23,6 +23,21 @@ export const documentFields = z.object({
 });
 
 export const textBody = documentFields.extend({ text: z.string().min(1, "text must not be empty") });
+
+/** `{url, …}`: a worker fetches the document through the outbound guard. */
+export const urlBody = documentFields.extend({
+  url: withSafeText(z.url({ protocol: /^https?$/ }).max(2000)).describe("http or https; fetched by a worker through the outbound guard"),
+  refresh: z.boolean().optional().describe("the collection already holds this URL: fetch it again, and re-ingest it if its content changed"),
+});
+
+/** A JSON body names a URL: `{url}` ingestion (a body with both `text` and `url` is refused). */
+function isUrlBody(req: Request): boolean {
+  if (!req.is("application/json") || typeof req.body !== "object" || req.body === null || !("url" in req.body)) return false;
+  if ("text" in req.body) {
+    throw validationError("send either `text` or `url`, not both", [{ field: "url", message: "not with text" }]);
+  }
+  return true;
+}
 
 export const listDocumentsQuery = listQuery.extend({
   status: z.enum(["queued", "processing", "ready", "failed"]).optional(),
@@ -62,8 +77,15 @@ async function documentInput(req: Request, maxFileSize: number): Promise<Documen
     if (content.length > maxFileSize) throw new AppError("PAYLOAD_TOO_LARGE", `documents are limited to ${maxFileSize} bytes (MAX_FILE_SIZE)`, { httpStatus: 413 });
     return { content, mimeType: MIME.text, title: body.title, metadata: body.metadata, externalId: body.external_id, callbackUrl: body.callback_url };
   }
-  if (!hasBody(req)) throw validationError("the request has no body: send multipart/form-data with a `file` part, or JSON {text, title?, metadata?}", [{ field: "(body)", message: "required" }]);
-  throw new AppError("UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data with a `file` part, or JSON {text, title?, metadata?}", { httpStatus: 415 });
+  if (!hasBody(req)) throw validationError("the request has no body: send multipart/form-data with a `file` part, or JSON {text, title?, metadata?} or {url, title?, metadata?}", [{ field: "(body)", message: "required" }]);
+  throw new AppError("UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data with a `file` part, or JSON {text, title?, metadata?} or {url, title?, metadata?}", { httpStatus: 415 });
+}
+
+/** 202 with the job that was queued (a new document, or a refresh of a URL document); 200 with the existing document. */
+function answerAccepted(res: Response, accepted: AcceptResult): void {
+  const payload = { document: presentDocument(accepted.document), job: accepted.job ? presentJob(accepted.job) : null };
+  if (accepted.created || accepted.refreshed) res.status(202).location(`/v1/jobs/${accepted.job.id}`).json(payload);
+  else res.status(200).location(`/v1/documents/${accepted.document.id}`).json(payload);
 }
 
 export function documentsRoutes(deps: Deps): Router {
@@ -72,6 +94,19 @@ export function documentsRoutes(deps: Deps): Router {
   router.post("/v1/collections/:id/documents", async (req, res) => {
     const collectionId = idParam(req.params.id, "collection");
     await getCollection(deps, req.tenantId, collectionId); // 404 before reading a large body
+    if (isUrlBody(req)) {
+      const body = validate(urlBody, req.body);
+      const callbackUrl = await acceptCallbackUrl(deps, body.callback_url);
+      const accepted = await acceptUrlDocument(deps, req.tenantId, collectionId, {
+        url: body.url,
+        title: body.title,
+        metadata: body.metadata,
+        externalId: body.external_id,
+        callbackUrl,
+        refresh: body.refresh,
+      });
+      return void answerAccepted(res, accepted);
+    }
     const input = await documentInput(req, deps.config.MAX_FILE_SIZE);
     // A multipart upload's key is claimed once the form is read: its body is the file's hash and the fields.
     if (req.is("multipart/form-data")) {
@@ -79,10 +114,7 @@ export function documentsRoutes(deps: Deps): Router {
       if (!(await claimIdempotency(deps, req, res, form, req.tenantId))) return;
     }
     input.callbackUrl = await acceptCallbackUrl(deps, input.callbackUrl);
-    const accepted = await acceptDocument(deps, req.tenantId, collectionId, input);
-    const payload = { document: presentDocument(accepted.document), job: accepted.job ? presentJob(accepted.job) : null };
-    if (!accepted.created) return void res.status(200).location(`/v1/documents/${accepted.document.id}`).json(payload);
-    res.status(202).location(`/v1/jobs/${accepted.job.id}`).json(payload);
+    answerAccepted(res, await acceptDocument(deps, req.tenantId, collectionId, input));
   });
 
   router.get("/v1/collections/:id/documents", async (req, res) => {

@@ -6,8 +6,10 @@
  * {"type":"header","format":"quarry.collection-records","version":1,"snapshot":"…","read_at":"…"}
  * {"type":"collection","id":…,"tenant_id":…,"name":…,"embedding":{…},"vector_version":…,"created_at":…,"updated_at":…}
  * {"type":"document","id":…,"title":…,"mime_type":…,"size_bytes":…,"sha256":…,"page_count":…,"chunk_count":…,
- *  "metadata":{…},"external_id":…,"callback_url":…,"created_at":…,"updated_at":…,"chunks":N}
- * {"type":"chunk","chunk_index":…,"text":…,"token_count":…,"page":…,"heading":…}     ← N of them, by chunk_index
+ *  "metadata":{…},"external_id":…,"callback_url":…,"warnings":[…],"ocr":…,"source_url":…,"final_url":…,
+ *  "fetched_at":…,"created_at":…,"updated_at":…,"chunks":N}
+ * {"type":"chunk","chunk_index":…,"text":…,"token_count":…,"page":…,"heading":…,"sheet":…,"slide":…,"ocr_confidence":…}
+ *                                                                                     ← N of them, by chunk_index
  * … the next document and its chunks …                                                 ← documents by id
  * {"type":"end","documents":D,"chunks":C}
  * ```
@@ -131,14 +133,14 @@ async function readRecords(tx: Transaction, collectionId: string, out: Writable)
   await c.query(
     `DECLARE backup_documents NO SCROLL CURSOR FOR
      SELECT d.id, d.title, d.mime_type, d.size_bytes::float8 AS size_bytes, d.sha256, d.page_count, d.chunk_count, d.metadata,
-            d.external_id, d.callback_url, ${TS("d.created_at")}, ${TS("d.updated_at")},
+            d.external_id, d.callback_url, d.warnings, d.ocr, d.source_url, d.final_url, ${TS("d.fetched_at")}, ${TS("d.created_at")}, ${TS("d.updated_at")},
             (SELECT count(*) FROM chunks ch WHERE ch.document_id = d.id)::int AS chunks
      FROM documents d WHERE d.collection_id = $1 AND d.status = 'ready' ORDER BY d.id`,
     [collectionId],
   );
   await c.query(
     `DECLARE backup_chunks NO SCROLL CURSOR FOR
-     SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading
+     SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading, ch.sheet, ch.slide, ch.ocr_confidence
      FROM chunks ch JOIN documents d ON d.id = ch.document_id
      WHERE d.collection_id = $1 AND d.status = 'ready' ORDER BY ch.document_id, ch.chunk_index`,
     [collectionId],
@@ -166,7 +168,17 @@ async function* exportLines(
   let buf =
     line({ type: "header", format: COLLECTION_RECORDS_FORMAT, version: COLLECTION_RECORDS_VERSION, snapshot: head.snapshot, read_at: head.readAt }) +
     line({ type: "collection", ...head.col });
-  let chunks: Array<{ document_id: string; chunk_index: number; text: string; token_count: number; page: number | null; heading: string | null }> = [];
+  let chunks: Array<{
+    document_id: string;
+    chunk_index: number;
+    text: string;
+    token_count: number;
+    page: number | null;
+    heading: string | null;
+    sheet: string | null;
+    slide: number | null;
+    ocr_confidence: number | null;
+  }> = [];
   let at = 0;
   for (;;) {
     const { rows: docs } = await c.query(`FETCH ${PAGE} FROM backup_documents`);
@@ -183,7 +195,17 @@ async function* exportLines(
         const ch = chunks[at++];
         // One snapshot serves both cursors, so this cannot happen short of a bug.
         if (!ch || ch.document_id !== doc.id) throw new Error(`chunks of document ${doc.id} do not follow it in the export`);
-        buf += line({ type: "chunk", chunk_index: ch.chunk_index, text: ch.text, token_count: ch.token_count, page: ch.page, heading: ch.heading });
+        buf += line({
+          type: "chunk",
+          chunk_index: ch.chunk_index,
+          text: ch.text,
+          token_count: ch.token_count,
+          page: ch.page,
+          heading: ch.heading,
+          sheet: ch.sheet,
+          slide: ch.slide,
+          ocr_confidence: ch.ocr_confidence,
+        });
         counts.chunks++;
         if (buf.length >= FLUSH_CHARS) {
           yield buf;
@@ -249,6 +271,12 @@ const documentLine = z.strictObject({
   metadata: z.record(z.string(), z.unknown()),
   external_id: z.string().nullable(),
   callback_url: z.string().nullable(),
+  // Absent from backups taken before formats with sheets, slides, OCR and URLs (they restore as none).
+  warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
+  ocr: z.object({ pages: z.array(z.object({ page: z.int32().min(1), confidence: z.number() })), languages: z.array(z.string()) }).nullable().optional(),
+  source_url: z.string().nullable().optional(),
+  final_url: z.string().nullable().optional(),
+  fetched_at: ts.nullable().optional(),
   created_at: ts,
   updated_at: ts,
   chunks: z.int().min(0),
@@ -260,6 +288,9 @@ const chunkLine = z.strictObject({
   token_count: z.int32(),
   page: z.int32().nullable(),
   heading: z.string().nullable(),
+  sheet: z.string().nullable().optional(),
+  slide: z.int32().nullable().optional(),
+  ocr_confidence: z.number().nullable().optional(),
 });
 const endLine = z.strictObject({ type: z.literal("end"), documents: z.int().min(0), chunks: z.int().min(0) });
 const recordLine = z.discriminatedUnion("type", [headerLine, collectionLine, documentLine, chunkLine, endLine]);
@@ -417,10 +448,12 @@ class Importer {
     try {
       await this.c.query(
         `INSERT INTO documents (id, tenant_id, collection_id, title, status, mime_type, size_bytes, sha256, page_count, chunk_count, metadata,
-                                external_id, callback_url, created_at, updated_at)
-         SELECT t.id, $1, $2, t.title, 'ready', t.mime, t.size, t.sha, t.pages, t.n, t.meta::jsonb, t.ext, t.cb, t.created, t.updated
+                                external_id, callback_url, created_at, updated_at, warnings, ocr, source_url, final_url, fetched_at)
+         SELECT t.id, $1, $2, t.title, 'ready', t.mime, t.size, t.sha, t.pages, t.n, t.meta::jsonb, t.ext, t.cb, t.created, t.updated,
+                t.warnings::jsonb, t.ocr::jsonb, t.url, t.final_url, t.fetched
          FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[],
-                     $13::timestamptz[], $14::timestamptz[]) AS t(id, title, mime, size, sha, pages, n, meta, ext, cb, created, updated)`,
+                     $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::timestamptz[])
+           AS t(id, title, mime, size, sha, pages, n, meta, ext, cb, created, updated, warnings, ocr, url, final_url, fetched)`,
         [
           this.target!.tenantId,
           this.target!.id,
@@ -436,6 +469,11 @@ class Importer {
           docs.map((d) => d.callback_url),
           docs.map((d) => d.created_at),
           docs.map((d) => d.updated_at),
+          docs.map((d) => JSON.stringify(d.warnings ?? [])),
+          docs.map((d) => (d.ocr ? JSON.stringify(d.ocr) : null)),
+          docs.map((d) => d.source_url ?? null),
+          docs.map((d) => d.final_url ?? null),
+          docs.map((d) => d.fetched_at ?? null),
         ],
       );
     } catch (err) {
@@ -453,9 +491,10 @@ class Importer {
     this.chunks = [];
     this.chunkChars = 0;
     await this.c.query(
-      `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading)
-       SELECT t.doc, t.idx, $1, $2, t.text, t.tokens, t.page, t.heading
-       FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::int[], $8::text[]) AS t(doc, idx, text, tokens, page, heading)`,
+      `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading, sheet, slide, ocr_confidence)
+       SELECT t.doc, t.idx, $1, $2, t.text, t.tokens, t.page, t.heading, t.sheet, t.slide, t.ocr
+       FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::int[], $8::text[], $9::text[], $10::int[], $11::real[])
+         AS t(doc, idx, text, tokens, page, heading, sheet, slide, ocr)`,
       [
         this.target!.tenantId,
         this.target!.id,
@@ -465,6 +504,9 @@ class Importer {
         chunks.map((c) => c.token_count),
         chunks.map((c) => c.page),
         chunks.map((c) => c.heading),
+        chunks.map((c) => c.sheet ?? null),
+        chunks.map((c) => c.slide ?? null),
+        chunks.map((c) => c.ocr_confidence ?? null),
       ],
     );
   }

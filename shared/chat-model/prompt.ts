@@ -3,6 +3,8 @@ import type { ChatTurn, Passage } from "./chat-model.ts";
 export interface PromptSource extends Passage {
   title: string | null;
   page?: number;
+  sheet?: string;
+  slide?: number;
 }
 
 const INSTRUCTIONS = `You answer questions for the user using only the numbered sources below.
@@ -11,7 +13,12 @@ const INSTRUCTIONS = `You answer questions for the user using only the numbered 
 - Answer in the language of the question. Be concise.`;
 
 function label(source: PromptSource): string {
-  const parts = [source.title ?? "untitled", source.page !== undefined ? `page ${source.page}` : undefined].filter(Boolean);
+  const parts = [
+    source.title ?? "untitled",
+    source.sheet !== undefined ? `sheet ${source.sheet}` : undefined,
+    source.slide !== undefined ? `slide ${source.slide}` : undefined,
+    source.page !== undefined ? `page ${source.page}` : undefined,
+  ].filter(Boolean);
   return `[${source.n}] (${parts.join(", ")})`;
 }
 

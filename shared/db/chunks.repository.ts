@@ -7,6 +7,20 @@ export interface ChunkRow {
   token_count: number;
   page: number | null;
   heading: string | null;
+  sheet: string | null;
+  slide: number | null;
+  ocr_confidence: number | null;
+}
+
+/** A chunk as parsing made it (shared/parsing/chunker.ts), before it is stored. */
+export interface NewChunk {
+  text: string;
+  tokenCount: number;
+  page: number | null;
+  heading: string | null;
+  sheet?: string | null;
+  slide?: number | null;
+  ocrConfidence?: number | null;
 }
 
 export interface ChunkHit extends ChunkRow {
@@ -23,16 +37,17 @@ export class ChunksRepository {
   /** Replaces the document's chunks (a retried ingest rewrites them, never duplicates). */
   async replace(
     doc: { id: string; tenantId: string; collectionId: string },
-    chunks: Array<{ text: string; tokenCount: number; page: number | null; heading: string | null }>,
+    chunks: NewChunk[],
   ): Promise<void> {
     await this.q.query(`DELETE FROM chunks WHERE document_id = $1`, [doc.id]);
     const batch = 1000;
     for (let start = 0; start < chunks.length; start += batch) {
       const slice = chunks.slice(start, start + batch);
       await this.q.query(
-        `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading)
-         SELECT $1, t.idx, $2, $3, t.text, t.tokens, t.page, t.heading
-         FROM unnest($4::int[], $5::text[], $6::int[], $7::int[], $8::text[]) AS t(idx, text, tokens, page, heading)`,
+        `INSERT INTO chunks (document_id, chunk_index, tenant_id, collection_id, text, token_count, page, heading, sheet, slide, ocr_confidence)
+         SELECT $1, t.idx, $2, $3, t.text, t.tokens, t.page, t.heading, t.sheet, t.slide, t.ocr
+         FROM unnest($4::int[], $5::text[], $6::int[], $7::int[], $8::text[], $9::text[], $10::int[], $11::real[])
+           AS t(idx, text, tokens, page, heading, sheet, slide, ocr)`,
         [
           doc.id,
           doc.tenantId,
@@ -42,6 +57,9 @@ export class ChunksRepository {
           slice.map((c) => c.tokenCount),
           slice.map((c) => c.page),
           slice.map((c) => c.heading),
+          slice.map((c) => c.sheet ?? null),
+          slice.map((c) => c.slide ?? null),
+          slice.map((c) => c.ocrConfidence ?? null),
         ],
       );
     }
@@ -99,7 +117,7 @@ export class ChunksRepository {
   async findHits(collectionId: string, keys: Array<{ documentId: string; chunkIndex: number }>): Promise<ChunkHit[]> {
     if (keys.length === 0) return [];
     const { rows } = await this.q.query(
-      `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading, d.title, d.metadata
+      `SELECT ch.document_id, ch.chunk_index, ch.text, ch.token_count, ch.page, ch.heading, ch.sheet, ch.slide, ch.ocr_confidence, d.title, d.metadata
        FROM unnest($2::uuid[], $3::int[]) AS k(document_id, chunk_index)
        JOIN chunks ch ON ch.document_id = k.document_id AND ch.chunk_index = k.chunk_index
        JOIN documents d ON d.id = ch.document_id

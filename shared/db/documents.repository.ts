@@ -1,3 +1,4 @@
+import type { DocumentWarning, OcrReport } from "../parsing/document-parser.ts";
 import type { Queryable } from "./queryable.ts";
 import { keysetPage } from "./cursor.ts";
 
@@ -11,14 +12,21 @@ export interface DocumentRow {
   status: DocumentStatus;
   error_code: string | null;
   error_message: string | null;
-  mime_type: string;
+  /** Null only for a URL document not fetched yet (as is sha256). */
+  mime_type: string | null;
   size_bytes: number;
-  sha256: string;
+  sha256: string | null;
   page_count: number | null;
   chunk_count: number;
   metadata: Record<string, unknown>;
   external_id: string | null;
   callback_url: string | null;
+  warnings: DocumentWarning[];
+  ocr: OcrReport | null;
+  /** The URL a document was fetched from (`{url}` ingestion), where it ended up after redirects, and when. */
+  source_url: string | null;
+  final_url: string | null;
+  fetched_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -47,7 +55,7 @@ export class DocumentsRepository {
     const { rows } = await this.q.query<DocumentRow>(
       `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, metadata, external_id, callback_url)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (collection_id, sha256) WHERE status <> 'deleting' DO NOTHING RETURNING *`,
+       ON CONFLICT (collection_id, sha256) WHERE status <> 'deleting' AND source_url IS NULL DO NOTHING RETURNING *`,
       [doc.id, doc.tenantId, doc.collectionId, doc.title, doc.mimeType, doc.sizeBytes, doc.sha256, doc.metadata, doc.externalId, doc.callbackUrl],
     );
     if (!rows[0]) return null;
@@ -55,9 +63,62 @@ export class DocumentsRepository {
     return rows[0];
   }
 
+  /**
+   * Inserts a document to be fetched from `url` by a worker: no bytes, type or hash yet. Returns
+   * null when the collection already has a document from that URL.
+   */
+  async insertFromUrl(doc: Omit<NewDocument, "mimeType" | "sizeBytes" | "sha256">, url: string): Promise<DocumentRow | null> {
+    const { rows } = await this.q.query<DocumentRow>(
+      `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, metadata, external_id, callback_url, source_url)
+       VALUES ($1, $2, $3, $4, NULL, 0, NULL, $5, $6, $7, $8)
+       ON CONFLICT (collection_id, source_url) WHERE status <> 'deleting' AND source_url IS NOT NULL DO NOTHING RETURNING *`,
+      [doc.id, doc.tenantId, doc.collectionId, doc.title, doc.metadata, doc.externalId, doc.callbackUrl, url],
+    );
+    return rows[0] ?? null;
+  }
+
+  async findByUrl(tenantId: string, collectionId: string, url: string): Promise<DocumentRow | undefined> {
+    const { rows } = await this.q.query<DocumentRow>(
+      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND source_url = $3 AND status <> 'deleting'`,
+      [tenantId, collectionId, url],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Keeps what a worker fetched for a URL document: its bytes (until it is ready), type, size and
+   * hash, the URL that answered and when.
+   */
+  async storeFetched(id: string, fetched: { content: Buffer; mimeType: string; sha256: string; finalUrl: string }): Promise<void> {
+    await this.q.query(
+      `INSERT INTO document_sources (document_id, content) VALUES ($1, $2) ON CONFLICT (document_id) DO UPDATE SET content = EXCLUDED.content`,
+      [id, fetched.content],
+    );
+    await this.q.query(
+      `UPDATE documents SET mime_type = $2, size_bytes = $3, sha256 = $4, final_url = $5, fetched_at = now(), updated_at = now() WHERE id = $1`,
+      [id, fetched.mimeType, fetched.content.length, fetched.sha256, fetched.finalUrl],
+    );
+  }
+
+  /** Locks a visible document's row for the rest of the transaction (two refreshes at once queue one job). */
+  async lockForRefresh(id: string): Promise<DocumentRow | undefined> {
+    const { rows } = await this.q.query<DocumentRow>(`SELECT * FROM documents WHERE id = $1 AND status <> 'deleting' FOR UPDATE`, [id]);
+    return rows[0];
+  }
+
+  /** A refresh found new content for a ready document: it is ingested again, and out of search until then. */
+  async markRefreshing(id: string): Promise<void> {
+    await this.q.query(`UPDATE documents SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'ready'`, [id]);
+  }
+
+  /** A refresh found the same content: only the fetch time changes. */
+  async markFetchedUnchanged(id: string, finalUrl: string): Promise<void> {
+    await this.q.query(`UPDATE documents SET final_url = $2, fetched_at = now(), updated_at = now() WHERE id = $1`, [id, finalUrl]);
+  }
+
   async findBySha(tenantId: string, collectionId: string, sha256: string): Promise<DocumentRow | undefined> {
     const { rows } = await this.q.query<DocumentRow>(
-      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND sha256 = $3 AND status <> 'deleting'`,
+      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND sha256 = $3 AND status <> 'deleting' AND source_url IS NULL`,
       [tenantId, collectionId, sha256],
     );
     return rows[0];
@@ -115,11 +176,13 @@ export class DocumentsRepository {
   }
 
   /** Records what parsing found; the document stays `processing` until its vectors are stored. */
-  async setCounts(id: string, counts: { chunkCount: number; pageCount: number | null }): Promise<void> {
-    await this.q.query(`UPDATE documents SET chunk_count = $2, page_count = $3, updated_at = now() WHERE id = $1`, [
+  async setParsed(id: string, parsed: { chunkCount: number; pageCount: number | null; warnings?: DocumentWarning[]; ocr?: OcrReport | null }): Promise<void> {
+    await this.q.query(`UPDATE documents SET chunk_count = $2, page_count = $3, warnings = $4, ocr = $5, updated_at = now() WHERE id = $1`, [
       id,
-      counts.chunkCount,
-      counts.pageCount,
+      parsed.chunkCount,
+      parsed.pageCount,
+      JSON.stringify(parsed.warnings ?? []),
+      parsed.ocr ? JSON.stringify(parsed.ocr) : null,
     ]);
   }
 
@@ -132,11 +195,15 @@ export class DocumentsRepository {
     await this.q.query(`DELETE FROM document_sources WHERE document_id = $1`, [id]);
   }
 
-  /** A failed document goes back to `queued` for another ingest; false unless it failed and its bytes are kept. */
+  /**
+   * A failed document goes back to `queued` for another ingest; false unless it failed and its
+   * bytes are kept, or can be fetched again from its URL.
+   */
   async requeue(id: string): Promise<boolean> {
     const { rowCount } = await this.q.query(
       `UPDATE documents SET status = 'queued', error_code = NULL, error_message = NULL, updated_at = now()
-       WHERE id = $1 AND status = 'failed' AND EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = documents.id)`,
+       WHERE id = $1 AND status = 'failed'
+         AND (source_url IS NOT NULL OR EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = documents.id))`,
       [id],
     );
     return rowCount === 1;

@@ -17,8 +17,11 @@ export const searchHit = z.object({
   text: z.string(),
   title: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
-  page: z.int().min(1).optional().describe("where the passage starts (PDF)"),
-  heading: z.string().optional().describe("where the passage starts (DOCX, HTML, Markdown, CSV rows)"),
+  page: z.int().min(1).optional().describe("where the passage starts (PDF, TIFF)"),
+  heading: z.string().optional().describe("where the passage starts (DOCX, HTML, Markdown, CSV rows, EPUB chapters)"),
+  sheet: z.string().optional().describe("the spreadsheet's sheet (XLSX, ODS)"),
+  slide: z.int().min(1).optional().describe("the slide (PPTX)"),
+  ocr_confidence: z.number().min(0).max(100).optional().describe("mean word confidence 0–100, when the text was read by OCR"),
 });
 
 export const searchWarning = z.object({

@@ -11,6 +11,8 @@ export const ingestDocumentJob = defineJob({
     tenant_id: z.string().min(1),
     collection_id: z.uuid(),
     document_id: z.uuid(),
+    /** A URL document fetched again (`refresh: true`): re-ingested only when its content changed. */
+    refresh: z.boolean().optional(),
     /** Where a resumed job continues: set by the job itself once its batches are queued. */
     step: z.enum(["parse", "finalize"]).default("parse"),
   }),
@@ -30,6 +32,8 @@ export const ingestDocumentJob = defineJob({
   },
   async afterEnd(deps, { status, data }) {
     if (status === "succeeded") return;
+    // A refresh that failed before it found new content leaves the document ready, vectors and all.
+    if ((await deps.documents.findById(data.document_id))?.status === "ready") return;
     // Batches that were stored before the job failed or was cancelled leave nothing behind.
     await removeDocumentVectors(deps, { tenantId: data.tenant_id, collectionId: data.collection_id, documentId: data.document_id });
   },

@@ -141,6 +141,24 @@ export interface OutboundResponse {
   url: string;
 }
 
+const tooLarge = (maxBytes: number) => new OutboundRefusedError("OUTBOUND_RESPONSE_TOO_LARGE", `the answer is larger than ${maxBytes} bytes`);
+
+/** Reads a body, stopping (and cancelling the stream) as soon as it passes `maxBytes`. */
+async function readCapped(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      await stream.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
  * An HTTP client that only reaches what the policy allows. Its connections resolve host names
  * through a lookup that refuses non-public addresses, so the address checked is the one connected to.
@@ -174,12 +192,24 @@ export class OutboundClient {
     return checkOutboundUrl(raw, this.policy.allowlist);
   }
 
-  /** Calls `url` (following allowed redirects by hand) and reads at most `maxResponseBytes` of the answer. */
+  /**
+   * Checks what can be checked of a URL without a network call: its scheme, no credentials, and a
+   * literal address. Host names are checked when the call connects.
+   */
+  checkUrlOffline(raw: string): URL {
+    const url = parseOutboundUrl(raw);
+    const host = hostOf(url);
+    if (isIP(host) && !hostAllowed(host, this.policy.allowlist) && !addressAllowed(host, this.policy.allowlist)) throw refusedAddress(host, host);
+    return url;
+  }
+
+  /** Calls `url` (following allowed redirects by hand) and reads at most `maxResponseBytes` (the policy's, or the call's) of the answer. */
   async fetch(
     raw: string,
-    init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+    init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; maxResponseBytes?: number; signal?: AbortSignal } = {},
   ): Promise<OutboundResponse> {
     const timeoutMs = init.timeoutMs ?? this.policy.timeoutMs;
+    const maxBytes = init.maxResponseBytes ?? this.policy.maxResponseBytes;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = init.signal ? AbortSignal.any([timeout, init.signal]) : timeout;
     let url = parseOutboundUrl(raw);
@@ -206,7 +236,12 @@ export class OutboundClient {
           }
           continue;
         }
-        return { status: res.status, headers: res.headers as unknown as Headers, body: await this.readCapped(res.body), url: url.toString() };
+        const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+        if (declared > maxBytes) {
+          await res.body?.cancel();
+          throw tooLarge(maxBytes);
+        }
+        return { status: res.status, headers: res.headers as unknown as Headers, body: await readCapped(res.body, maxBytes), url: url.toString() };
       }
     } catch (err) {
       // The caller's own signal (a cancel) is its business: its reason goes back as it is.
@@ -215,21 +250,6 @@ export class OutboundClient {
       const refused = err instanceof OutboundRefusedError ? err : (err as Error).cause instanceof OutboundRefusedError ? ((err as Error).cause as OutboundRefusedError) : undefined;
       throw refused ?? err;
     }
-  }
-
-  private async readCapped(stream: ReadableStream<Uint8Array> | null): Promise<Buffer> {
-    if (!stream) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      size += chunk.length;
-      if (size > this.policy.maxResponseBytes) {
-        await stream.cancel().catch(() => undefined);
-        throw new OutboundRefusedError("OUTBOUND_RESPONSE_TOO_LARGE", `the answer is larger than ${this.policy.maxResponseBytes} bytes`);
-      }
-      chunks.push(Buffer.from(chunk));
-    }
-    return Buffer.concat(chunks);
   }
 
   async close(): Promise<void> {

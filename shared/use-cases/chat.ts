@@ -34,6 +34,9 @@ export interface ChatSource {
   title: string | null;
   page?: number;
   heading?: string;
+  sheet?: string;
+  slide?: number;
+  ocr_confidence?: number;
   score: number;
   scores?: SearchHit["scores"];
   text: string;

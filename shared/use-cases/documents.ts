@@ -4,6 +4,7 @@ import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/transaction.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
+import { isOutboundRefused } from "../outbound/outbound-guard.ts";
 import { assertSupportedType } from "../parsing/detect-type.ts";
 import type { JobPayload } from "../jobs/index.ts";
 import { getCollection } from "./collections.ts";
@@ -11,6 +12,7 @@ import { batchJobs, planBatches } from "./embed-chunks.ts";
 import { acceptWork, recordJob } from "./jobs.ts";
 import { requestCancels } from "./cancel-job.ts";
 import { admitToTenantQueue } from "./tenant-queue-caps.ts";
+import { fetchDocumentUrl } from "./fetch-url.ts";
 import { removeDocumentVectors } from "./vector-cleanup.ts";
 
 export interface DocumentInput {
@@ -35,7 +37,11 @@ export const busyRestoring = (what = "upload") =>
     retryAfter: 30,
   });
 
-export type AcceptResult = { created: true; document: DocumentRow; job: JobRow } | { created: false; document: DocumentRow; job: JobRow | undefined };
+/** `created`: a new document and its job (202); `refreshed`: a new job for an existing URL document (202); else the existing document (200). */
+export type AcceptResult =
+  | { created: true; document: DocumentRow; job: JobRow }
+  | { created: false; refreshed: true; document: DocumentRow; job: JobRow }
+  | { created: false; refreshed?: undefined; document: DocumentRow; job: JobRow | undefined };
 
 /**
  * Accepts a document: one transaction writes the document, its bytes and the durable job, and
@@ -94,6 +100,104 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
   return { created: true, ...accepted };
 }
 
+export interface UrlDocumentInput {
+  url: string;
+  title?: string | null;
+  metadata?: Record<string, unknown>;
+  externalId?: string | null;
+  callbackUrl?: string | null;
+  /** Fetch a URL the collection already holds again, and re-ingest it if its content changed. */
+  refresh?: boolean;
+}
+
+/**
+ * Accepts a document to be fetched from a URL by a worker. The URL is checked now only as far as
+ * it can be without a network call (scheme, credentials, literal addresses: 400 URL_REFUSED); the
+ * worker's fetch goes through the outbound guard, which checks every address it connects to.
+ *
+ * The same URL again in the same collection answers the existing document (200), or with
+ * `refresh: true` queues a job that fetches it again (202) — unless one is already fetching or
+ * ingesting it, which is answered instead (200).
+ */
+export async function acceptUrlDocument(deps: Deps, tenantId: string, collectionId: string, input: UrlDocumentInput): Promise<AcceptResult> {
+  const collection = await getCollection(deps, tenantId, collectionId);
+  if (collection.reembed_job_id) throw busyReembedding();
+  if (collection.restore_job_id) throw busyRestoring();
+  try {
+    deps.outbound.checkUrlOffline(input.url);
+  } catch (err) {
+    if (!isOutboundRefused(err)) throw err;
+    throw new AppError("URL_REFUSED", `url: ${err.message}`, { httpStatus: 400, details: [{ field: "url", message: err.code }] });
+  }
+  const existing = await deps.documents.findByUrl(tenantId, collectionId, input.url);
+  if (existing) return input.refresh ? refreshUrlDocument(deps, existing, input.callbackUrl ?? undefined) : answerExisting(deps, existing);
+
+  const documentId = randomUUID();
+  const accepted = await acceptWork(deps, async (tx) => {
+    const state = await tx.collections.lockForUpload(collectionId);
+    if (state === "gone") throw notFound("collection");
+    if (state === "reembedding") throw busyReembedding();
+    if (state === "restoring") throw busyRestoring();
+    // Its size is unknown until it is fetched: it counts as a document, not yet as bytes.
+    await admitToTenantQueue(deps.config, tx, { tenantId, collectionId, sha256: null, sizeBytes: 0 });
+    const document = await tx.documents.insertFromUrl(
+      {
+        id: documentId,
+        tenantId,
+        collectionId,
+        title: input.title ?? null,
+        metadata: input.metadata ?? {},
+        externalId: input.externalId ?? null,
+        callbackUrl: input.callbackUrl ?? null,
+      },
+      input.url,
+    );
+    if (!document) return null;
+    const job = await recordJob(deps, tx, {
+      name: "ingest_document",
+      tenantId,
+      payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
+      resource: { type: "document", id: documentId },
+      callbackUrl: input.callbackUrl,
+    });
+    return { document, job };
+  });
+  if (accepted) return { created: true, ...accepted };
+  // Lost a race with the same URL posted at the same moment: answer with the winner.
+  const winner = await deps.documents.findByUrl(tenantId, collectionId, input.url);
+  if (!winner) throw notFound("document");
+  return answerExisting(deps, winner);
+}
+
+async function answerExisting(deps: Deps, document: DocumentRow): Promise<AcceptResult> {
+  return { created: false, document, job: await deps.jobs.latestFor(document.id) };
+}
+
+/** Queues a refresh of a URL document that is ready or failed; one already in flight is answered instead. */
+async function refreshUrlDocument(deps: Deps, document: DocumentRow, callbackUrl: string | undefined): Promise<AcceptResult> {
+  const queued = await acceptWork(deps, async (tx) => {
+    const state = await tx.collections.lockForUpload(document.collection_id);
+    if (state === "gone") throw notFound("collection");
+    if (state === "reembedding") throw busyReembedding();
+    if (state === "restoring") throw busyRestoring();
+    const current = await tx.documents.lockForRefresh(document.id);
+    if (!current) throw notFound("document");
+    const latest = await tx.jobs.latestFor(document.id);
+    if (current.status === "queued" || current.status === "processing" || (latest && (latest.status === "queued" || latest.status === "running"))) return null;
+    if (current.status === "failed" && !(await tx.documents.requeue(document.id))) throw notFound("document");
+    const job = await recordJob(deps, tx, {
+      name: "ingest_document",
+      tenantId: document.tenant_id,
+      payload: { tenant_id: document.tenant_id, collection_id: document.collection_id, document_id: document.id, refresh: true },
+      resource: { type: "document", id: document.id },
+      callbackUrl,
+    });
+    return { document: (await tx.documents.findById(document.id))!, job };
+  });
+  if (!queued) return answerExisting(deps, (await deps.documents.findById(document.id)) ?? document);
+  return { created: false, refreshed: true, ...queued };
+}
+
 export async function getDocument(deps: Pick<Deps, "documents">, tenantId: string, id: string): Promise<DocumentRow> {
   const row = await deps.documents.get(tenantId, id);
   if (!row) throw notFound("document");
@@ -112,33 +216,54 @@ export interface StepControl {
 const NUL = "\u0000";
 
 /**
- * The parse step of an ingest job: parse in the sandbox, chunk, store the chunks (the document
- * stays `processing`), and plan the embedding batches that the job fans out to the embed queue.
+ * The parse step of an ingest job: (for a URL document, fetch it first), parse in the sandbox,
+ * chunk, store the chunks (the document stays `processing`), and plan the embedding batches that
+ * the job fans out to the embed queue. A refresh whose fetch finds the content already ingested
+ * answers "unchanged" and leaves the document as it is.
  */
 export async function prepareDocument(
   deps: Deps,
-  payload: { tenant_id: string; collection_id: string; document_id: string },
+  payload: { tenant_id: string; collection_id: string; document_id: string; refresh?: boolean },
   parentJobId: string,
   step: StepControl,
-): Promise<Array<JobPayload<"embed_chunks">>> {
+): Promise<Array<JobPayload<"embed_chunks">> | "unchanged"> {
   const document = await deps.documents.findById(payload.document_id);
   const collection = await deps.collections.findById(payload.collection_id);
   if (!document || document.status === "deleting" || !collection || collection.status !== "active") {
     throw permanent("DOCUMENT_GONE", "the document or its collection was deleted before it was ingested");
   }
-  const content = await deps.documents.source(document.id);
-  if (!content) throw permanent("SOURCE_MISSING", "the document's uploaded bytes are no longer stored; upload it again");
+  let content = await deps.documents.source(document.id);
+  let mimeType = document.mime_type;
+  if (document.source_url && (payload.refresh || !content)) {
+    await deps.documents.markProcessing(document.id);
+    const fetched = await fetchDocumentUrl(deps, document.source_url, step.signal);
+    await step.checkpoint();
+    if (document.status === "ready" && fetched.sha256 === document.sha256) {
+      // A refresh that found what is already ingested: nothing else to do.
+      await deps.documents.markFetchedUnchanged(document.id, fetched.finalUrl);
+      return "unchanged";
+    }
+    await deps.documents.storeFetched(document.id, fetched);
+    if (document.status === "ready") {
+      // New content for a ready document: it leaves search until the new content is in.
+      await deps.documents.markRefreshing(document.id);
+      await removeDocumentVectors(deps, { tenantId: document.tenant_id, collectionId: collection.id, documentId: document.id });
+    }
+    content = fetched.content;
+    mimeType = fetched.mimeType;
+  }
+  if (!content || !mimeType) throw permanent("SOURCE_MISSING", "the document's uploaded bytes are no longer stored; upload it again");
 
   await deps.documents.markProcessing(document.id);
   const { config } = deps;
   const started = performance.now();
-  const parsed = await deps.parser.parse(content, document.mime_type, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP }, step.signal);
+  const parsed = await deps.parser.parse(content, mimeType, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP }, step.signal);
   await step.checkpoint();
   const chunks = parsed.chunks
     .map((c) => ({ ...c, text: c.text.replaceAll(NUL, ""), heading: c.heading?.replaceAll(NUL, "") ?? null }))
     .filter((c) => c.text.trim().length > 0);
   deps.logger.info(
-    { documentId: document.id, mimeType: document.mime_type, pages: parsed.pageCount, chunks: chunks.length, ms: Math.round(performance.now() - started) },
+    { documentId: document.id, mimeType, pages: parsed.pageCount, chunks: chunks.length, ocrPages: parsed.ocr?.pages.length, ms: Math.round(performance.now() - started) },
     "document parsed",
   );
   await step.progress(10);
@@ -147,7 +272,7 @@ export async function prepareDocument(
 
   await withTransaction(deps.db, async (tx) => {
     await tx.chunks.replace({ id: document.id, tenantId: document.tenant_id, collectionId: collection.id }, chunks);
-    await tx.documents.setCounts(document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount });
+    await tx.documents.setParsed(document.id, { chunkCount: chunks.length, pageCount: parsed.pageCount, warnings: parsed.warnings, ocr: parsed.ocr });
   });
   await deps.vectorStore.ensureCollection(
     { tenantId: document.tenant_id, collectionId: collection.id, version: collection.vector_version },

@@ -21,6 +21,9 @@ export interface SearchHit {
   metadata: Record<string, unknown>;
   page?: number;
   heading?: string;
+  sheet?: string;
+  slide?: number;
+  ocr_confidence?: number;
 }
 
 /** Something the caller should know about an answer that is still correct (it never makes one fail). */
@@ -198,6 +201,9 @@ async function withText(deps: Deps, collectionId: string, ranked: Array<{ point:
         metadata: row.metadata,
         ...(row.page !== null ? { page: row.page } : {}),
         ...(row.heading ? { heading: row.heading } : {}),
+        ...(row.sheet !== null ? { sheet: row.sheet } : {}),
+        ...(row.slide !== null ? { slide: row.slide } : {}),
+        ...(row.ocr_confidence !== null ? { ocr_confidence: row.ocr_confidence } : {}),
       },
     ];
   });

@@ -21,7 +21,8 @@ const QUEUE_FULL_RETRY_AFTER = 30;
 export async function admitToTenantQueue(
   config: Pick<Config, "TENANT_MAX_QUEUED_DOCUMENTS" | "TENANT_MAX_QUEUED_BYTES">,
   tx: Transaction,
-  upload: { tenantId: string; collectionId: string; sha256: string; sizeBytes: number },
+  /** `sha256` is null for a URL document, whose content is not known yet. */
+  upload: { tenantId: string; collectionId: string; sha256: string | null; sizeBytes: number },
 ): Promise<"admitted" | "duplicate"> {
   const maxDocuments = config.TENANT_MAX_QUEUED_DOCUMENTS;
   const maxBytes = config.TENANT_MAX_QUEUED_BYTES;
@@ -33,7 +34,7 @@ export async function admitToTenantQueue(
     });
   }
   await tx.client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 2))", [`tenant-queue:${upload.tenantId}`]);
-  if (await tx.documents.findBySha(upload.tenantId, upload.collectionId, upload.sha256)) return "duplicate";
+  if (upload.sha256 !== null && (await tx.documents.findBySha(upload.tenantId, upload.collectionId, upload.sha256))) return "duplicate";
   const queued = await tx.documents.queuedTotals(upload.tenantId);
   if (maxDocuments > 0 && queued.documents >= maxDocuments) {
     throw new AppError("TENANT_QUEUE_FULL", `the tenant already has ${queued.documents} documents waiting to be ingested (at most ${maxDocuments}); upload again once some are ready`, {

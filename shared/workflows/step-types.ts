@@ -82,7 +82,7 @@ const integer = { type: "integer" };
 const closed = (properties: Record<string, JsonSchema>): JsonSchema => ({ type: "object", properties, additionalProperties: false });
 const number = { type: "number" };
 const scores = closed({ vector: number, keyword: number, rerank: number });
-const hit = closed({ document_id: string, chunk_index: integer, score: number, scores, text: string, title: { type: ["string", "null"] }, metadata: open, page: integer, heading: string });
+const hit = closed({ document_id: string, chunk_index: integer, score: number, scores, text: string, title: { type: ["string", "null"] }, metadata: open, page: integer, heading: string, sheet: string, slide: integer, ocr_confidence: number });
 const source = closed({
   n: integer,
   collection_id: string,
@@ -91,6 +91,9 @@ const source = closed({
   title: { type: ["string", "null"] },
   page: integer,
   heading: string,
+  sheet: string,
+  slide: integer,
+  ocr_confidence: number,
   score: number,
   scores,
   text: string,

@@ -1,10 +1,11 @@
 import { finalizeDocument, prepareDocument } from "../../shared/use-cases/documents.ts";
 import type { Processor } from "../processor.ts";
 
-/** parse → (embed batches on the embed queue) → finalize. Cancellable at each step. */
+/** (fetch →) parse → (embed batches on the embed queue) → finalize. Cancellable at each step. */
 export const ingestDocumentProcessor: Processor<"ingest_document"> = async (payload, ctx) => {
   if (payload.step === "parse") {
     const batches = await prepareDocument(ctx.deps, payload, ctx.job.id!, ctx);
+    if (batches === "unchanged") return { ...(await finalizeDocument(ctx.deps, payload)), changed: false };
     await ctx.checkpoint();
     await ctx.fanOut(batches, { ...payload, step: "finalize" });
   } else {
@@ -12,5 +13,6 @@ export const ingestDocumentProcessor: Processor<"ingest_document"> = async (payl
     await ctx.waitForChildren();
   }
   await ctx.checkpoint();
-  return finalizeDocument(ctx.deps, payload);
+  const result = await finalizeDocument(ctx.deps, payload);
+  return payload.refresh ? { ...result, changed: true } : result;
 };
