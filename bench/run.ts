@@ -14,10 +14,11 @@ import { evalBench } from "./eval.bench.ts";
 import { fairnessBench } from "./fairness.bench.ts";
 import { ingestBench } from "./ingest.bench.ts";
 import { loadBench } from "./load.bench.ts";
+import { ocrBench } from "./ocr.bench.ts";
 import { searchBench } from "./search.bench.ts";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench, eval: evalBench, ann: annBench };
+const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench, eval: evalBench, ann: annBench, ocr: ocrBench };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benches);
 
 for (const name of wanted) {
