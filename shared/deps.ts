@@ -115,6 +115,7 @@ export async function createDeps(config: Config, logger: Logger, options: { serv
       maxPages: config.MAX_PAGES,
       maxDecompressedBytes: config.MAX_DECOMPRESSED_SIZE,
       ocr: { enabled: config.OCR_ENABLED, languages: config.OCR_LANGUAGES, maxPages: config.OCR_MAX_PAGES },
+      ocrPageTimeoutMs: config.OCR_PAGE_TIMEOUT_MS,
     },
     { maxIdle: config.WORKER_CONCURRENCY.ingest ?? 2, observe: (p) => metrics.parsed(p) },
   );

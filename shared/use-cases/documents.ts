@@ -5,7 +5,6 @@ import type { JobRow } from "../db/jobs.repository.ts";
 import { withTransaction } from "../db/transaction.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import { isOutboundRefused } from "../outbound/outbound-guard.ts";
-import { assertSupportedType } from "../parsing/detect-type.ts";
 import type { JobPayload } from "../jobs/index.ts";
 import { getCollection } from "./collections.ts";
 import { batchJobs, planBatches } from "./embed-chunks.ts";
@@ -13,6 +12,7 @@ import { acceptWork, recordJob } from "./jobs.ts";
 import { requestCancels } from "./cancel-job.ts";
 import { admitToTenantQueue } from "./tenant-queue-caps.ts";
 import { fetchDocumentUrl } from "./fetch-url.ts";
+import { assertIngestible } from "./ingestible.ts";
 import { removeDocumentVectors } from "./vector-cleanup.ts";
 
 export interface DocumentInput {
@@ -52,7 +52,7 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
   const collection = await getCollection(deps, tenantId, collectionId);
   if (collection.reembed_job_id) throw busyReembedding();
   if (collection.restore_job_id) throw busyRestoring();
-  assertSupportedType(input.mimeType);
+  assertIngestible(deps.config, input.mimeType);
   const sha256 = createHash("sha256").update(input.content).digest("hex");
   const existing = await deps.documents.findBySha(tenantId, collectionId, sha256);
   if (existing) return { created: false, document: existing, job: await deps.jobs.latestFor(existing.id) };

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import { AppError, permanent } from "../errors/app-error.ts";
 import { isOutboundRefused, type OutboundResponse } from "../outbound/outbound-guard.ts";
-import { detectType, SUPPORTED_MIME_TYPES } from "../parsing/detect-type.ts";
+import { detectType } from "../parsing/detect-type.ts";
+import { assertIngestible } from "./ingestible.ts";
 
 export interface FetchedDocument {
   content: Buffer;
@@ -63,8 +64,10 @@ export async function fetchDocumentUrl(deps: Pick<Deps, "config" | "outbound">, 
   if (res.body.length === 0) throw permanent("NO_TEXT", "the URL answered with an empty body");
   const fileName = new URL(res.url).pathname.split("/").pop() || undefined;
   const mimeType = await detectType(res.body, fileName);
-  if (!SUPPORTED_MIME_TYPES.includes(mimeType)) {
-    throw permanent("UNSUPPORTED_MEDIA_TYPE", `the URL answers with ${mimeType}, which Quarry does not ingest`);
+  try {
+    assertIngestible(deps.config, mimeType);
+  } catch (err) {
+    throw permanent("UNSUPPORTED_MEDIA_TYPE", `the URL answers with ${mimeType}: ${(err as Error).message}`);
   }
   return { content: res.body, mimeType, sha256: createHash("sha256").update(res.body).digest("hex"), finalUrl: res.url };
 }

@@ -106,10 +106,10 @@ describe("documents from files", () => {
 
   it("refuses bytes of an unsupported type with 415 naming what was detected", async () => {
     const id = await collection();
-    const png = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4f00000000049454e44ae426082", "hex");
-    const res = await uploadFile(stack.url, TEST_KEYS.acme, id, { name: "photo.pdf", content: png });
+    // A zip that is no Office document, named as a PDF.
+    const res = await uploadFile(stack.url, TEST_KEYS.acme, id, { name: "report.pdf", content: corpusFile("docx/empty.zip") });
     expect(res.status).toBe(415);
-    expect(res.body.error).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE", details: { detected_type: "image/png" } });
+    expect(res.body.error).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE", details: { detected_type: "application/zip" } });
   });
 
   it("validates the form: a file is required, metadata must be a JSON object", async () => {
