@@ -48,7 +48,7 @@ const sentences = new Intl.Segmenter(undefined, { granularity: "sentence" });
  * a sentence longer than a chunk) at whitespace; units are packed greedily up to `size` tokens,
  * and each chunk starts with whole units from the end of the previous one, up to `overlap`
  * tokens. A chunk carries the page, heading, sheet, slide and OCR confidence of its first unit, for
- * citations; a new sheet always starts a new chunk, with no overlap carried across.
+ * citations; a new sheet or slide always starts a new chunk, with no overlap carried across.
  */
 export function chunkSections(sections: Section[], options: ChunkOptions): Chunk[] {
   const units = sections.flatMap((s) => toUnits(s, options.size));
@@ -71,7 +71,7 @@ export function chunkSections(sections: Section[], options: ChunkOptions): Chunk
   };
 
   for (const unit of units) {
-    if (current.length > 0 && unit.sheet !== current[0]!.sheet) {
+    if (current.length > 0 && (unit.sheet !== current[0]!.sheet || unit.slide !== current[0]!.slide)) {
       emit();
       current = [];
       tokens = 0;

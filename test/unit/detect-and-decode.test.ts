@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeText, looksLikeText } from "../../shared/parsing/decode-text.ts";
-import { detectType } from "../../shared/parsing/detect-type.ts";
+import { assertSupportedType, detectType, SUPPORTED_FORMATS } from "../../shared/parsing/detect-type.ts";
 import { corpusFile } from "../helpers/corpus.ts";
 
 describe("detectType", () => {
@@ -53,5 +53,48 @@ describe("decodeText", () => {
     expect(looksLikeText(Buffer.from("hello\nworld\t!"))).toBe(true);
     expect(looksLikeText(corpusFile("pdf/bug1020226.pdf").subarray(0, 0))).toBe(true);
     expect(looksLikeText(Buffer.from([104, 0, 105]))).toBe(false);
+  });
+});
+
+describe("detectType for office, e-book and RTF files", () => {
+  it.each([
+    ["xlsx/2023-half-year-analyses-by-segment.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+    ["xlsx/large_strings.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+    ["xlsx/test-issue-877.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+    ["xlsx/text_and_numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+    ["xlsx/test.ods", "application/vnd.oasis.opendocument.spreadsheet"],
+    // A CFB container like a .doc, but its directory holds an encrypted OOXML package.
+    ["xlsx/example_password.xlsx", "application/x-encrypted-ooxml"],
+    ["doc/test05.doc", "application/msword"],
+    ["doc/test12.doc", "application/msword"],
+    // Its sector tables are broken: taken for a .doc, whose parser says DOCUMENT_CORRUPT.
+    ["doc/badfile-01-bad-header.doc", "application/msword"],
+    ["pptx/sample-presentation.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"],
+    ["pptx/test.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"],
+    ["rtf/eng_spa_mult.rtf", "application/rtf"],
+    ["epub/winter-sports.epub", "application/epub+zip"],
+  ])("%s is %s by its bytes", async (file, mime) => {
+    expect(await detectType(corpusFile(file), "upload.bin")).toBe(mime);
+  });
+
+  /** test05.doc with its WordDocument stream renamed, as an Excel or PowerPoint 97 file names its main stream. */
+  function renamedMainStream(name: string): Buffer {
+    const bytes = Buffer.from(corpusFile("doc/test05.doc"));
+    const at = bytes.indexOf(Buffer.from("WordDocument\0", "utf16le"));
+    bytes.fill(0, at, at + 64);
+    bytes.write(`${name}\0`, at, "utf16le");
+    bytes.writeUInt16LE((name.length + 1) * 2, at + 0x40);
+    return bytes;
+  }
+
+  it("names Excel and PowerPoint 97–2003 files by their main stream, so they are refused with 415", async () => {
+    expect(await detectType(renamedMainStream("Workbook"))).toBe("application/vnd.ms-excel");
+    expect(await detectType(renamedMainStream("PowerPoint Document"))).toBe("application/vnd.ms-powerpoint");
+    expect(() => assertSupportedType("application/vnd.ms-excel")).toThrow(/not supported \(supported: PDF, .*Excel \(XLSX\)/);
+  });
+
+  it("accepts a password-protected OOXML file at upload, so that it can fail with DOCUMENT_ENCRYPTED", () => {
+    expect(() => assertSupportedType("application/x-encrypted-ooxml")).not.toThrow();
+    expect(SUPPORTED_FORMATS).not.toMatch(/encrypted/i);
   });
 });
