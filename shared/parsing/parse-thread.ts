@@ -2,13 +2,21 @@
 import { parentPort } from "node:worker_threads";
 import { AppError } from "../errors/app-error.ts";
 import { chunkSections } from "./chunker.ts";
+import { OCR_NICE } from "./ocr/ocr-constants.ts";
 import { onOcrPage } from "./ocr/ocr-deadline.ts";
+import { lowerThisThreadPriority } from "./ocr/thread-priority.ts";
 import { parserFor } from "./parsers.ts";
 import type { ParseTask, ThreadReply } from "./sandbox.ts";
 
 parentPort!.on("message", async (task: ParseTask) => {
   let reply: ThreadReply;
-  onOcrPage((ocrPage) => parentPort!.postMessage({ id: task.id, ocrPage } satisfies ThreadReply));
+  let lowered = false;
+  onOcrPage((ocrPage) => {
+    // OCR (rendering, engine start, recognition) runs at a lower priority than other documents'
+    // parsing; the sandbox discards this thread afterwards, since it cannot be raised again.
+    if (!lowered) lowered = lowerThisThreadPriority(OCR_NICE);
+    parentPort!.postMessage({ id: task.id, ocrPage } satisfies ThreadReply);
+  });
   try {
     const content = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
     const parsed = await (await parserFor(task.mimeType)).parse(content, task.limits);

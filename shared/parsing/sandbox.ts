@@ -55,6 +55,8 @@ class ParseThread {
   readonly worker: Worker;
   uses = 0;
   dead = false;
+  /** The thread ran OCR at a lowered CPU priority: it is not reused for other documents. */
+  lowered = false;
 
   constructor(entry: URL, maxMemoryMb: number) {
     this.worker = new Worker(entry, {
@@ -118,6 +120,7 @@ class ParseThread {
       let timer = setTimeout(timedOut, limits.timeoutMs);
       // A page's budget starts when the thread says it starts; the parse's own budget is never shortened.
       const ocrPageStarts = (page: number) => {
+        this.lowered = true;
         if (++ocrPages > Math.max(1, limits.ocr.maxPages)) return;
         ocrPage = page;
         deadline = Math.max(deadline, performance.now() + pageMs);
@@ -185,7 +188,7 @@ export class ParsePool {
       observe(err instanceof AppError ? err.code : "aborted");
       throw err;
     } finally {
-      if (!thread.dead && thread.uses < this.recycleAfter && this.idle.length < this.maxIdle) this.idle.push(thread);
+      if (!thread.dead && !thread.lowered && thread.uses < this.recycleAfter && this.idle.length < this.maxIdle) this.idle.push(thread);
       else if (!thread.dead) void thread.worker.terminate();
     }
   }

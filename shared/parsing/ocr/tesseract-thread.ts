@@ -5,14 +5,13 @@
  * tesseract.js spawns this file (`workerPath`) as a worker thread of the parse thread, so it dies
  * with it.
  */
-import { readlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
 import { parentPort } from "node:worker_threads";
 import { OCR_LANGUAGE_ROOT, OCR_NICE } from "./ocr-constants.ts";
 import { ocrLanguageFile } from "./ocr-languages.ts";
+import { lowerThisThreadPriority } from "./thread-priority.ts";
 
 const require = createRequire(import.meta.url);
 const worker = require("tesseract.js/src/worker-script/index.js") as {
@@ -22,14 +21,7 @@ const worker = require("tesseract.js/src/worker-script/index.js") as {
 const getCore = require("tesseract.js/src/worker-script/node/getCore.js") as (oem: number, corePath: unknown, res: unknown) => Promise<unknown>;
 const gunzip = require("tesseract.js/src/worker-script/node/gunzip.js") as (data: Uint8Array) => Uint8Array;
 
-// Linux: /proc/thread-self names this thread's id, and setpriority on a thread id renices only that
-// thread. Elsewhere OCR runs at normal priority.
-try {
-  const tid = Number(path.basename(readlinkSync("/proc/thread-self")));
-  if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, OCR_NICE);
-} catch {
-  // no /proc: not Linux
-}
+lowerThisThreadPriority(OCR_NICE);
 
 async function readLanguage(file: string): Promise<Uint8Array> {
   const name = path.basename(file);
