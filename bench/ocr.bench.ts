@@ -56,6 +56,8 @@ async function ocrSpeed() {
 }
 
 /** Parses TEXT_DOCS text documents two at a time; pages per second and documents per second. */
+const ROUNDS = 5;
+
 async function textThroughput(pool: ParsePool) {
   const docs = Array.from({ length: TEXT_DOCS }, (_, i) => TEXT_FILES[i % TEXT_FILES.length]!);
   const mimeOf = (f: string) => (f.endsWith(".pdf") ? MIME.pdf : MIME.docx);
@@ -75,28 +77,50 @@ async function textThroughput(pool: ParsePool) {
   return { docs: docs.length, pages, seconds: round(seconds), docsPerSecond: round(docs.length / seconds), pagesPerSecond: round(pages / seconds, 1) };
 }
 
+/**
+ * Text throughput alone and while OCR runs, in alternating rounds (the machine is noisy: side by
+ * side, not one phase after the other), medians reported. The OCR jobs run in their own pool, as in
+ * a worker whose ingest concurrency leaves slots free beside an OCR document.
+ */
 async function interference() {
   const textPool = new ParsePool(limits, { maxIdle: 2 });
   const ocrPool = new ParsePool(limits, { maxIdle: 1 });
+  const alone: Array<Awaited<ReturnType<typeof textThroughput>>> = [];
+  const withOcr: Array<Awaited<ReturnType<typeof textThroughput>> & { ocrJobsFinished: number }> = [];
   try {
     await textThroughput(textPool); // warm both threads
-    const alone = await textThroughput(textPool);
-    let stop = false;
-    let ocrJobs = 0;
-    const ocrLoop = (async () => {
-      while (!stop) {
-        await ocrPool.parse(corpusFile("pdf/linn.pdf"), MIME.pdf, chunking);
-        ocrJobs++;
-      }
-    })();
-    await new Promise((r) => setTimeout(r, 2_000)); // OCR is past its start-up and rendering
-    const withOcr = await textThroughput(textPool);
-    stop = true;
-    await ocrLoop;
-    const aloneAgain = await textThroughput(textPool);
-    const baseline = (alone.docsPerSecond + aloneAgain.docsPerSecond) / 2;
-    const ratio = round(withOcr.docsPerSecond / baseline, 3);
-    return { alone, withOcr: { ...withOcr, ocrJobsFinished: ocrJobs }, aloneAgain, ratio, target: 0.8, met: ratio >= 0.8 };
+    for (let round = 0; round < ROUNDS; round++) {
+      alone.push(await textThroughput(textPool));
+      let stop = false;
+      let ocrJobs = 0;
+      const ocrLoop = (async () => {
+        while (!stop) {
+          await ocrPool.parse(corpusFile("pdf/linn.pdf"), MIME.pdf, chunking);
+          ocrJobs++;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 2_000)); // OCR is past its start-up and rendering
+      const measured = await textThroughput(textPool);
+      stop = true;
+      await ocrLoop;
+      withOcr.push({ ...measured, ocrJobsFinished: ocrJobs });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const baseline = median(alone.map((r) => r.docsPerSecond));
+    const during = median(withOcr.map((r) => r.docsPerSecond));
+    const ratios = withOcr.map((r, i) => round(r.docsPerSecond / alone[i]!.docsPerSecond, 3));
+    const ratio = round(during / baseline, 3);
+    return {
+      rounds: ROUNDS,
+      alone,
+      withOcr,
+      medianDocsPerSecond: { alone: baseline, withOcr: during },
+      ratio,
+      ratioPerRound: ratios,
+      roundsMissed: ratios.filter((r) => r < 0.8).length,
+      target: 0.8,
+      met: ratio >= 0.8,
+    };
   } finally {
     await Promise.all([textPool.close(), ocrPool.close()]);
   }
