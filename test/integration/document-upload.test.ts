@@ -65,6 +65,57 @@ describe("uploading the whole corpus through the API and the workers", () => {
   });
 });
 
+/** Spreadsheets, legacy Word, slides, RTF, EPUB, images and scans, end to end: upload, ingest, search, citations. */
+describe("every format of the business corpus through the API and the workers", () => {
+  type Case = { file: string; code?: string; query?: string; cite?: Record<string, unknown>; ocr?: boolean };
+  const cases: Case[] = [
+    { file: "xlsx/2023-half-year-analyses-by-segment.xlsx", query: "Operating segments revenue", cite: { sheet: expect.stringMatching(/30 06/) } },
+    { file: "xlsx/text_and_numbers.xlsx", query: "שלום", cite: { sheet: "Sheet1" } },
+    { file: "xlsx/test.ods", query: "Demonstration DOCX support calibre", cite: { sheet: expect.any(String) } },
+    { file: "xlsx/example_password.xlsx", code: "DOCUMENT_ENCRYPTED" },
+    { file: "xlsx/test-issue-877.xlsx", code: "NO_TEXT" },
+    { file: "doc/test05.doc", query: "simple file created with Word 97" },
+    { file: "doc/test12.doc", query: "Row 2, cell 3" },
+    { file: "doc/badfile-01-bad-header.doc", code: "DOCUMENT_CORRUPT" },
+    { file: "pptx/sample-presentation.pptx", query: "sub-sub-bullet", cite: { slide: 2 } },
+    { file: "pptx/test.pptx", query: "Slide Note 2 bold text", cite: { slide: expect.any(Number) } },
+    { file: "rtf/eng_spa_mult.rtf", query: "dotados de razón y conciencia" },
+    { file: "epub/winter-sports.epub", query: "Winter Sports in Switzerland Benson" },
+    { file: "images/phototest.tif", query: "quick brown dog lazy fox", cite: { page: 1, ocr_confidence: expect.any(Number) }, ocr: true },
+    { file: "images/bill.png", query: "Line of Credit", cite: { page: 1, ocr_confidence: expect.any(Number) }, ocr: true },
+    { file: "pdf/linn.pdf", query: "LinnSequencer MIDI sequence recorder", cite: { page: 1, ocr_confidence: expect.any(Number) }, ocr: true },
+  ];
+
+  it("ends each file ready and findable with its citation, or failed with its code", { timeout: 180_000 }, async () => {
+    const id = await collection();
+    const uploads = await Promise.all(cases.map(async (c) => ({ c, res: await upload(id, c.file) })));
+    for (const { c, res } of uploads) {
+      expect(res.status, c.file).toBe(202);
+      const job = await settled(res.body.job.id);
+      const doc = (await client.get(`/v1/documents/${res.body.document.id}`)).body;
+      if (c.code) {
+        expect({ file: c.file, job: job.status, code: doc.error?.code, attempts: job.attempts }).toEqual({ file: c.file, job: "failed", code: c.code, attempts: 1 });
+        continue;
+      }
+      expect({ file: c.file, status: doc.status, error: doc.error }).toEqual({ file: c.file, status: "ready", error: undefined });
+      if (c.ocr) expect(doc.ocr, c.file).toMatchObject({ pages: [{ page: 1, confidence: expect.any(Number) }], languages: ["eng"] });
+      else expect(doc.ocr, c.file).toBeUndefined();
+      const hits = (await client.post(`/v1/collections/${id}/search`, { query: c.query, mode: "keyword", top_k: 5, filter: {} })).body.data as Array<Record<string, unknown>>;
+      const mine = hits.filter((h) => h.document_id === doc.id);
+      expect(mine.length, `${c.file}: "${c.query}" finds it`).toBeGreaterThan(0);
+      if (c.cite) expect(mine[0], c.file).toMatchObject(c.cite);
+    }
+  });
+
+  it("says which hidden sheets it skipped, on the document", async () => {
+    const id = await collection();
+    const res = await upload(id, "xlsx/test-issue-877.xlsx");
+    await settled(res.body.job.id);
+    const doc = (await client.get(`/v1/documents/${res.body.document.id}`)).body;
+    expect(doc).toMatchObject({ status: "failed", error: { code: "NO_TEXT", message: expect.stringContaining("Ersatzteilliste") } });
+  });
+});
+
 describe("documents from files", () => {
   it("detects the type from the bytes, keeps pages for citations, and counts progress to 100", async () => {
     const id = await collection();
