@@ -171,6 +171,8 @@ describe("NUL characters and lone surrogates in stored text", () => {
     { name: "document title", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", title: bad }), field: "title" },
     { name: "external_id", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", external_id: bad }), field: "external_id" },
     { name: "callback_url", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", callback_url: `https://example.com/${bad}` }), field: "callback_url" },
+    { name: "document url", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ url: `https://example.com/${bad}` }), field: "url" },
+    { name: "URL document title", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ url: "https://example.com/page", title: bad }), field: "title" },
     { name: "metadata value", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", metadata: { k: bad } }), field: "metadata.k" },
     { name: "metadata key", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", metadata: { [bad]: 1 } }), field: "metadata.a" },
     { name: "nested metadata", path: () => `/v1/collections/${collectionId}/documents`, body: (bad) => ({ text: "t", metadata: { k: [1, { deep: [bad] }] } }), field: "metadata.k.1.deep.0" },
@@ -190,6 +192,36 @@ describe("NUL characters and lone surrogates in stored text", () => {
       }
     });
   }
+});
+
+describe("URL documents of every wrong shape", () => {
+  it("answers 400 naming the field, and stores nothing", async () => {
+    const bodies: unknown[] = [
+      { url: 42 },
+      { url: null },
+      { url: ["https://example.com/"] },
+      { url: { href: "https://example.com/" } },
+      { url: "" },
+      { url: `https://example.com/${"a".repeat(3000)}` },
+      { url: "javascript:alert(1)" },
+      { url: "file:///etc/passwd" },
+      { url: "https://example.com/", refresh: "true" },
+      { url: "https://example.com/", refresh: 1 },
+      { url: "https://example.com/", text: "both" },
+      { url: "https://example.com/", metadata: "not an object" },
+      { url: "http://[::ffff:127.0.0.1]/" },
+      { url: "http://0.0.0.0/" },
+      { url: "https://user:pass@example.com/" },
+    ];
+    for (const body of bodies) {
+      const res = await acme.post(`/v1/collections/${collectionId}/documents`, body);
+      expect(res.status, JSON.stringify(body).slice(0, 120)).toBe(400);
+      expect(["VALIDATION_ERROR", "URL_REFUSED"], JSON.stringify(body).slice(0, 120)).toContain(res.body.error.code);
+      expect(res.body.error.message.length).toBeGreaterThan(0);
+    }
+    const stored = (await acme.get(`/v1/collections/${collectionId}/documents?limit=100`)).body.data as Array<{ source?: unknown }>;
+    expect(stored.filter((d) => d.source)).toEqual([]);
+  });
 });
 
 describe("deeply nested JSON", () => {
