@@ -260,6 +260,15 @@ describe("answers match the document", () => {
     expect((await acme.get(`/v1/documents/${state.documents.pdf}`)).body.page_count).toBe(1);
     api.check("GET", path, await acme.get(`/v1/collections/${c}/documents?status=ready&limit=2`));
     expect(api.check("GET", path, await acme.get(`/v1/collections/${c}/documents?status=deleting`)).status).toBe(400);
+
+    // A URL document, in a collection of its own: queued with no type or hash until it is fetched.
+    const web = (await acme.post("/v1/collections", { name: "contract web pages" })).body.id as string;
+    const fromUrl = api.check("POST", path, await acme.post(`/v1/collections/${web}/documents`, { url: "http://quarry-contract.invalid/page", title: "Web" }));
+    expect(fromUrl.status).toBe(202);
+    expect(fromUrl.body.document).toMatchObject({ mime_type: null, sha256: null, size_bytes: 0, source: { url: "http://quarry-contract.invalid/page" } });
+    api.check("GET", "/v1/documents/{id}", await acme.get(`/v1/documents/${fromUrl.body.document.id}`));
+    expect(api.check("POST", path, await acme.post(`/v1/collections/${web}/documents`, { url: "http://quarry-contract.invalid/page" })).status).toBe(200);
+    expect(api.check("POST", path, await acme.post(`/v1/collections/${web}/documents`, { url: "http://10.0.0.1/" })).body.error.code).toBe("URL_REFUSED");
     expect(api.check("GET", "/v1/documents/{id}", await acme.get(`/v1/documents/${randomUUID()}`)).status).toBe(404);
     api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?type=ingest_document&limit=100"));
     expect(api.check("GET", "/v1/jobs", await acme.get("/v1/jobs?status=exploded")).status).toBe(400);
