@@ -86,14 +86,10 @@ export class DocumentsRepository {
   }
 
   /**
-   * Keeps what a worker fetched for a URL document: its bytes (until it is ready), type, size and
-   * hash, the URL that answered and when.
+   * Records what a worker fetched for a URL document: its type, size and hash, the URL that
+   * answered and when. The bytes are not kept: every ingest of a URL document fetches it again.
    */
   async storeFetched(id: string, fetched: { content: Buffer; mimeType: string; sha256: string; finalUrl: string }): Promise<void> {
-    await this.q.query(
-      `INSERT INTO document_sources (document_id, content) VALUES ($1, $2) ON CONFLICT (document_id) DO UPDATE SET content = EXCLUDED.content`,
-      [id, fetched.content],
-    );
     await this.q.query(
       `UPDATE documents SET mime_type = $2, size_bytes = $3, sha256 = $4, final_url = $5, fetched_at = now(), updated_at = now() WHERE id = $1`,
       [id, fetched.mimeType, fetched.content.length, fetched.sha256, fetched.finalUrl],

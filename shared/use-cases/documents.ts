@@ -232,9 +232,12 @@ export async function prepareDocument(
   if (!document || document.status === "deleting" || !collection || collection.status !== "active") {
     throw permanent("DOCUMENT_GONE", "the document or its collection was deleted before it was ingested");
   }
-  let content = await deps.documents.source(document.id);
+  let content: Buffer | undefined;
   let mimeType = document.mime_type;
-  if (document.source_url && (payload.refresh || !content)) {
+  if (!document.source_url) content = await deps.documents.source(document.id);
+  else {
+    // A URL document is fetched by every run of its parse step: the first, a refresh, and a retry
+    // (the page may have been fixed since it failed).
     await deps.documents.markProcessing(document.id);
     const fetched = await fetchDocumentUrl(deps, document.source_url, step.signal);
     await step.checkpoint();
