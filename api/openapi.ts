@@ -148,7 +148,7 @@ function buildDocument(): Json {
     type: "object",
     required: ["file"],
     properties: {
-      file: { type: "string", format: "binary", description: `PDF, DOCX, HTML, Markdown, CSV or text, detected from the bytes (${PARSEABLE_MIME_TYPES.join(", ")})` },
+      file: { type: "string", format: "binary", description: `PDF, Word (DOCX, DOC), spreadsheets (XLSX, ODS), PPTX, RTF, EPUB, HTML, Markdown, CSV, text, or an image read by OCR (PNG, JPEG, TIFF), detected from the bytes (${PARSEABLE_MIME_TYPES.join(", ")})` },
       ...(request(documentFields).properties as Json),
       metadata: { type: "string", description: "a JSON object, as text" },
     },
