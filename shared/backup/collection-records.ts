@@ -25,6 +25,7 @@ import { createGunzip, createGzip } from "node:zlib";
 import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type pg from "pg";
+import type { ChunkRow } from "../db/chunks.repository.ts";
 import type { EmbeddingSpec } from "../db/collections.repository.ts";
 import type { Db } from "../db/pool.ts";
 import { withTransaction, type Transaction } from "../db/transaction.ts";
@@ -168,17 +169,7 @@ async function* exportLines(
   let buf =
     line({ type: "header", format: COLLECTION_RECORDS_FORMAT, version: COLLECTION_RECORDS_VERSION, snapshot: head.snapshot, read_at: head.readAt }) +
     line({ type: "collection", ...head.col });
-  let chunks: Array<{
-    document_id: string;
-    chunk_index: number;
-    text: string;
-    token_count: number;
-    page: number | null;
-    heading: string | null;
-    sheet: string | null;
-    slide: number | null;
-    ocr_confidence: number | null;
-  }> = [];
+  let chunks: ChunkRow[] = [];
   let at = 0;
   for (;;) {
     const { rows: docs } = await c.query(`FETCH ${PAGE} FROM backup_documents`);

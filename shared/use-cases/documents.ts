@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { DocumentRow } from "../db/documents.repository.ts";
 import type { JobRow } from "../db/jobs.repository.ts";
-import { withTransaction } from "../db/transaction.ts";
+import { withTransaction, type Transaction } from "../db/transaction.ts";
 import { AppError, notFound, permanent } from "../errors/app-error.ts";
 import { isOutboundRefused } from "../outbound/outbound-guard.ts";
 import type { JobPayload } from "../jobs/index.ts";
@@ -58,39 +58,25 @@ export async function acceptDocument(deps: Deps, tenantId: string, collectionId:
   if (existing) return { created: false, document: existing, job: await deps.jobs.latestFor(existing.id) };
 
   const documentId = randomUUID();
-  const accepted = await acceptWork(deps, async (tx) => {
-    // Holds off a re-embed or a deletion of the collection until this document is committed.
-    const state = await tx.collections.lockForUpload(collectionId);
-    if (state === "gone") throw notFound("collection");
-    if (state === "reembedding") throw busyReembedding();
-    if (state === "restoring") throw busyRestoring();
-    const admitted = await admitToTenantQueue(deps.config, tx, { tenantId, collectionId, sha256, sizeBytes: input.content.length });
-    if (admitted === "duplicate") return null;
-    const document = await tx.documents.insertWithSource(
-      {
-        id: documentId,
-        tenantId,
-        collectionId,
-        title: input.title ?? null,
-        mimeType: input.mimeType,
-        sizeBytes: input.content.length,
-        sha256,
-        metadata: input.metadata ?? {},
-        externalId: input.externalId ?? null,
-        callbackUrl: input.callbackUrl ?? null,
-      },
-      input.content,
-    );
-    if (!document) return null;
-    const job = await recordJob(deps, tx, {
-      name: "ingest_document",
-      tenantId,
-      payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
-      resource: { type: "document", id: documentId },
-      callbackUrl: input.callbackUrl,
-    });
-    return { document, job };
-  });
+  const accepted = await acceptWork(deps, (tx) =>
+    insertAndQueue(deps, tx, { tenantId, collectionId, documentId, callbackUrl: input.callbackUrl }, { sha256, sizeBytes: input.content.length }, () =>
+      tx.documents.insertWithSource(
+        {
+          id: documentId,
+          tenantId,
+          collectionId,
+          title: input.title ?? null,
+          mimeType: input.mimeType,
+          sizeBytes: input.content.length,
+          sha256,
+          metadata: input.metadata ?? {},
+          externalId: input.externalId ?? null,
+          callbackUrl: input.callbackUrl ?? null,
+        },
+        input.content,
+      ),
+    ),
+  );
   if (!accepted) {
     // Lost a race with an identical upload: answer with the winner.
     const winner = await deps.documents.findBySha(tenantId, collectionId, sha256);
@@ -133,35 +119,23 @@ export async function acceptUrlDocument(deps: Deps, tenantId: string, collection
   if (existing) return input.refresh ? refreshUrlDocument(deps, existing, input.callbackUrl ?? undefined) : answerExisting(deps, existing);
 
   const documentId = randomUUID();
-  const accepted = await acceptWork(deps, async (tx) => {
-    const state = await tx.collections.lockForUpload(collectionId);
-    if (state === "gone") throw notFound("collection");
-    if (state === "reembedding") throw busyReembedding();
-    if (state === "restoring") throw busyRestoring();
-    // Its size is unknown until it is fetched: it counts as a document, not yet as bytes.
-    await admitToTenantQueue(deps.config, tx, { tenantId, collectionId, sha256: null, sizeBytes: 0 });
-    const document = await tx.documents.insertFromUrl(
-      {
-        id: documentId,
-        tenantId,
-        collectionId,
-        title: input.title ?? null,
-        metadata: input.metadata ?? {},
-        externalId: input.externalId ?? null,
-        callbackUrl: input.callbackUrl ?? null,
-      },
-      input.url,
-    );
-    if (!document) return null;
-    const job = await recordJob(deps, tx, {
-      name: "ingest_document",
-      tenantId,
-      payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
-      resource: { type: "document", id: documentId },
-      callbackUrl: input.callbackUrl,
-    });
-    return { document, job };
-  });
+  // Its size is unknown until it is fetched: it counts as a document, not yet as bytes.
+  const accepted = await acceptWork(deps, (tx) =>
+    insertAndQueue(deps, tx, { tenantId, collectionId, documentId, callbackUrl: input.callbackUrl }, { sha256: null, sizeBytes: 0 }, () =>
+      tx.documents.insertFromUrl(
+        {
+          id: documentId,
+          tenantId,
+          collectionId,
+          title: input.title ?? null,
+          metadata: input.metadata ?? {},
+          externalId: input.externalId ?? null,
+          callbackUrl: input.callbackUrl ?? null,
+        },
+        input.url,
+      ),
+    ),
+  );
   if (accepted) return { created: true, ...accepted };
   // Lost a race with the same URL posted at the same moment: answer with the winner.
   const winner = await deps.documents.findByUrl(tenantId, collectionId, input.url);
@@ -176,10 +150,7 @@ async function answerExisting(deps: Deps, document: DocumentRow): Promise<Accept
 /** Queues a refresh of a URL document that is ready or failed; one already in flight is answered instead. */
 async function refreshUrlDocument(deps: Deps, document: DocumentRow, callbackUrl: string | undefined): Promise<AcceptResult> {
   const queued = await acceptWork(deps, async (tx) => {
-    const state = await tx.collections.lockForUpload(document.collection_id);
-    if (state === "gone") throw notFound("collection");
-    if (state === "reembedding") throw busyReembedding();
-    if (state === "restoring") throw busyRestoring();
+    await lockOpenCollection(tx, document.collection_id);
     const current = await tx.documents.lockForRefresh(document.id);
     if (!current) throw notFound("document");
     const latest = await tx.jobs.latestFor(document.id);
@@ -196,6 +167,41 @@ async function refreshUrlDocument(deps: Deps, document: DocumentRow, callbackUrl
   });
   if (!queued) return answerExisting(deps, (await deps.documents.findById(document.id)) ?? document);
   return { created: false, refreshed: true, ...queued };
+}
+
+/** Holds off a re-embed, a restore or a deletion of the collection until the transaction commits; refuses while one runs. */
+async function lockOpenCollection(tx: Transaction, collectionId: string): Promise<void> {
+  const state = await tx.collections.lockForUpload(collectionId);
+  if (state === "gone") throw notFound("collection");
+  if (state === "reembedding") throw busyReembedding();
+  if (state === "restoring") throw busyRestoring();
+}
+
+/**
+ * Inside the accepting transaction: holds off a re-embed, a restore or a deletion of the collection
+ * until the document is committed, admits it to the tenant's queue, inserts it with `insert`, and
+ * records its ingest job. Null when the same document is already there (the caller answers with it).
+ */
+async function insertAndQueue(
+  deps: Deps,
+  tx: Transaction,
+  target: { tenantId: string; collectionId: string; documentId: string; callbackUrl?: string | null },
+  size: { sha256: string | null; sizeBytes: number },
+  insert: () => Promise<DocumentRow | null>,
+): Promise<{ document: DocumentRow; job: JobRow } | null> {
+  const { tenantId, collectionId, documentId } = target;
+  await lockOpenCollection(tx, collectionId);
+  if ((await admitToTenantQueue(deps.config, tx, { tenantId, collectionId, ...size })) === "duplicate") return null;
+  const document = await insert();
+  if (!document) return null;
+  const job = await recordJob(deps, tx, {
+    name: "ingest_document",
+    tenantId,
+    payload: { tenant_id: tenantId, collection_id: collectionId, document_id: documentId },
+    resource: { type: "document", id: documentId },
+    callbackUrl: target.callbackUrl,
+  });
+  return { document, job };
 }
 
 export async function getDocument(deps: Pick<Deps, "documents">, tenantId: string, id: string): Promise<DocumentRow> {
