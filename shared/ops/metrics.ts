@@ -53,6 +53,7 @@ export class Metrics {
   private readonly embeddingErrors: Counter<"provider" | "model" | "status" | "code">;
   private readonly parseDuration: Histogram<"mime_type" | "outcome">;
   private readonly parsePerPage: Histogram<"mime_type">;
+  private readonly ocrPageConfidence: Histogram<"mime_type">;
   private readonly backupFailures: Counter;
   private readonly callbackDeliveries: Counter<"outcome" | "status">;
   private readonly rerankDuration: Histogram<"outcome">;
@@ -111,6 +112,7 @@ export class Metrics {
     this.embeddingErrors = new Counter({ name: "quarry_embedding_errors_total", help: "Failed embedding requests, by HTTP status (or timeout, network) and Quarry's error code", labelNames: ["provider", "model", "status", "code"], registers });
 
     this.parseDuration = new Histogram({ name: "quarry_parse_duration_seconds", help: "Parsing and chunking one document in a parse thread, by detected type and outcome (ok, or the error code)", labelNames: ["mime_type", "outcome"], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
+    this.ocrPageConfidence = new Histogram({ name: "quarry_ocr_page_confidence", help: "Pages read by OCR, by the mean word confidence (0–100) tesseract gave each; _count is the pages OCRed", labelNames: ["mime_type"], buckets: [20, 40, 60, 80, 90, 95], registers });
     this.parsePerPage = new Histogram({ name: "quarry_parse_seconds_per_page", help: "Parse time of a document divided by its pages (a document without pages counts as one)", labelNames: ["mime_type"], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
 
     this.backupFailures = new Counter({ name: "quarry_backup_failures_total", help: "Backups that failed, counted by the process that first reported the failure", registers });
@@ -198,6 +200,7 @@ export class Metrics {
   parsed(p: ParseObservation): void {
     this.parseDuration.observe({ mime_type: p.mimeType, outcome: p.outcome }, p.seconds);
     if (p.outcome === "ok") this.parsePerPage.observe({ mime_type: p.mimeType }, p.seconds / Math.max(1, p.pages ?? 1));
+    for (const page of p.ocrPages ?? []) this.ocrPageConfidence.observe({ mime_type: p.mimeType }, page.confidence);
   }
 
   reranked(outcome: "ok" | "failed", seconds: number): void {

@@ -40,6 +40,8 @@ export interface ParseObservation {
   /** `ok`, the error's code (`PARSE_TIMEOUT`, `NO_TEXT`, …), or `aborted` (a cancel). */
   outcome: string;
   pages?: number | null;
+  /** The pages OCR read, with their confidence (a parse that succeeded). */
+  ocrPages?: Array<{ page: number; confidence: number }>;
 }
 
 export type ThreadReply =
@@ -179,10 +181,11 @@ export class ParsePool {
     bytes.set(content);
     const { maxPages, maxDecompressedBytes, ocr } = this.limits;
     const started = performance.now();
-    const observe = (outcome: string, pages?: number | null) => this.observe?.({ mimeType, seconds: (performance.now() - started) / 1000, outcome, pages });
+    const observe = (outcome: string, pages?: number | null, ocrPages?: ParseObservation["ocrPages"]) =>
+      this.observe?.({ mimeType, seconds: (performance.now() - started) / 1000, outcome, pages, ocrPages });
     try {
       const parsed = await thread.run({ id: this.nextId++, bytes, mimeType, limits: { maxPages, maxDecompressedBytes, ocr }, chunking }, this.limits, signal);
-      observe("ok", parsed.pageCount);
+      observe("ok", parsed.pageCount, parsed.ocr?.pages);
       return parsed;
     } catch (err) {
       observe(err instanceof AppError ? err.code : "aborted");

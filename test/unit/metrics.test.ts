@@ -77,6 +77,17 @@ describe("Metrics", () => {
     expect(scrape.value("quarry_queue_stats_up")).toBe(1);
   });
 
+  it("counts the pages OCR read by their confidence, beside the parse time", async () => {
+    const metrics = new Metrics("worker", { defaultMetrics: false });
+    metrics.parsed({ mimeType: "application/pdf", seconds: 9, outcome: "ok", pages: 3, ocrPages: [{ page: 2, confidence: 93 }, { page: 3, confidence: 41 }] });
+    metrics.parsed({ mimeType: "application/pdf", seconds: 0.2, outcome: "ok", pages: 14 });
+    const scrape = parseScrape(await metrics.render());
+    expect(scrape.value("quarry_ocr_page_confidence_count", { mime_type: "application/pdf" })).toBe(2);
+    expect(scrape.value("quarry_ocr_page_confidence_bucket", { mime_type: "application/pdf", le: "60" })).toBe(1);
+    expect(scrape.value("quarry_parse_duration_seconds_count", { mime_type: "application/pdf", outcome: "ok" })).toBe(2);
+    metrics.close();
+  });
+
   it("has no backup age until a backup has succeeded, never a misleading 0", async () => {
     const metrics = new Metrics("scheduler", { defaultMetrics: false });
     let health = { lastSuccessAt: null as Date | null, failuresSinceSuccess: 2 };
