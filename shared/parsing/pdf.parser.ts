@@ -1,10 +1,12 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { PDFParse } from "pdf-parse";
+import type { PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { AppError, permanent } from "../errors/app-error.ts";
 import type { DocumentParser, OcrLimits, ParsedDocument } from "./document-parser.ts";
 import { OCR_DPI, OCR_MAX_PIXELS } from "./ocr/ocr-constants.ts";
 import { ocrPages, type OcrOutcome } from "./ocr/ocr-pages.ts";
+import { pagesWithImages } from "./ocr/pages-with-images.ts";
 
 const require = createRequire(import.meta.url);
 const pdfjsRoot = path.dirname(require.resolve("pdfjs-dist/package.json"));
@@ -65,7 +67,9 @@ export const pdfParser: DocumentParser = {
       const result = await parser.getText({ pageJoiner: "" });
       const pages = result.pages.map((p) => ({ text: p.text.normalize("NFKC"), page: p.num }));
       const textless = pages.filter((p) => !p.text.trim()).map((p) => p.page);
-      const ocr = limits.ocr.enabled && textless.length > 0 ? await ocrPdfPages(parser, textless, limits.ocr) : undefined;
+      // Blank pages (no text, no image) are not worth rendering for OCR.
+      const scanned = limits.ocr.enabled && textless.length > 0 ? await pagesWithImages((parser as unknown as { doc: PDFDocumentProxy }).doc, textless) : [];
+      const ocr = scanned.length > 0 ? await ocrPdfPages(parser, scanned, limits.ocr) : undefined;
       // Pages in page order, whether their text came from the text layer or from OCR.
       const sections = [...pages.filter((p) => p.text.trim()), ...(ocr?.sections ?? [])].sort((a, b) => (a.page ?? 0) - (b.page ?? 0));
       if (sections.length === 0) {
@@ -73,7 +77,9 @@ export const pdfParser: DocumentParser = {
           "NO_TEXT",
           ocr
             ? `the PDF has no text layer and OCR found no text on its ${ocr.report.pages.length} page(s) (mean confidence ${ocr.confidence} of 100)`
-            : `the PDF has no extractable text (scanned or image-only pages need OCR${limits.ocr.enabled ? "" : ", which is turned off: OCR_ENABLED=false"})`,
+            : limits.ocr.enabled
+              ? "the PDF has no text: its pages have neither a text layer nor images to read by OCR"
+              : "the PDF has no extractable text (scanned or image-only pages need OCR, which is turned off: OCR_ENABLED=false)",
         );
       }
       return {

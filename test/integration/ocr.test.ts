@@ -51,6 +51,15 @@ function withExifOrientation(jpeg: Buffer, orientation: number): Buffer {
 }
 
 /** Page 1 typed text; pages 2–4 only an image of bill.png (page 3 with /Rotate 90). */
+/** A typed page, then blank pages (a book's empty versos): no text layer, and nothing to OCR. */
+async function withBlankPages(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  doc.addPage([612, 792]).drawText("The only words of this document.", { x: 72, y: 700, size: 14, font });
+  for (let i = 0; i < 3; i++) doc.addPage([612, 792]).drawRectangle({ x: 72, y: 72, width: 100, height: 2 });
+  return Buffer.from(await doc.save());
+}
+
 async function mixedPdf(): Promise<Buffer> {
   const doc = await PDFDocument.create();
   const font = await doc.embedFont(StandardFonts.Helvetica);
@@ -114,6 +123,14 @@ describe("OCR of PDF pages without text", () => {
     expect(parsed.chunks.find((c) => c.page === 2)?.ocrConfidence).toBe(parsed.ocr!.pages[0]!.confidence);
     expect(parsed.chunks.some((c) => c.page === 4)).toBe(false);
     expect(parsed.warnings).toEqual([{ code: "OCR_PAGES_SKIPPED", message: expect.stringMatching(/1 page\(s\).*\(4\).*at most 2 pages/) }]);
+  });
+
+  it("leaves blank pages (no text layer, no image) alone: no OCR, no report, no warning", async () => {
+    const parsed = await pool.parse(await withBlankPages(), MIME.pdf, chunking);
+    expect(parsed.ocr).toBeUndefined();
+    expect(parsed.warnings).toBeUndefined();
+    expect(text(parsed)).toContain("The only words of this document.");
+    expect(await failure(pool.parse(corpusFile("pdf/poppler-85140-0.pdf"), MIME.pdf, chunking))).toMatchObject({ code: "NO_TEXT", message: expect.stringContaining("neither a text layer nor images") });
   });
 });
 
