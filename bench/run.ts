@@ -16,13 +16,14 @@ import { ingestBench } from "./ingest.bench.ts";
 import { loadBench } from "./load.bench.ts";
 import { ocrBench } from "./ocr.bench.ts";
 import { parsersBench } from "./parsers.bench.ts";
+import { pdfEnginesBench } from "./pdf-engines.bench.ts";
 import { peerBench } from "./peer.bench.ts";
 import { queueBench } from "./queue.bench.ts";
 import { scalingBench } from "./scaling.bench.ts";
 import { searchBench } from "./search.bench.ts";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench, eval: evalBench, ann: annBench, ocr: ocrBench, parsers: parsersBench, scaling: scalingBench, queue: queueBench, peer: peerBench };
+const benches: Record<string, () => Promise<object>> = { ingest: ingestBench, search: searchBench, chat: chatBench, backup: backupBench, fairness: fairnessBench, load: loadBench, eval: evalBench, ann: annBench, ocr: ocrBench, parsers: parsersBench, "pdf-engines": pdfEnginesBench, scaling: scalingBench, queue: queueBench, peer: peerBench };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benches);
 
 for (const name of wanted) {
