@@ -52,6 +52,13 @@ function runPeer(variant: string): Promise<PeerRun> {
   });
 }
 
+/** What Quarry code ran: ingestBench() spawns the api and worker from the working tree, edits and all. */
+function tree() {
+  const git = (...args: string[]) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+  const uncommitted = git("status", "--porcelain", "--", "api", "workers", "shared", "package.json").split("\n").filter(Boolean);
+  return { commit: git("rev-parse", "--short", "HEAD"), uncommittedProductFiles: uncommitted };
+}
+
 function version(name: string): string {
   return (JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 }
@@ -67,6 +74,11 @@ function spread(xs: number[]) {
 
 export async function peerBench() {
   installPeer();
+  const quarryTree = tree();
+  // Like for like: the peer does no OCR, so by default neither does Quarry (freeculture.pdf's
+  // cover is the corpus's one page without a text layer, ~6 s of OCR per round). Set
+  // BENCH_OCR_ENABLED=true to measure Quarry as configured by default.
+  process.env.BENCH_OCR_ENABLED ??= "false";
   const peer: Record<(typeof PEER_VARIANTS)[number], PeerRun[]> = { char: [], token: [], raw: [] };
   const quarry: QuarryRun[] = [];
   const missed: Array<{ trial: number; step: Step; error: string }> = [];
@@ -129,10 +141,11 @@ export async function peerBench() {
 
   return {
     trials: TRIALS,
+    quarryOcrEnabled: process.env.BENCH_OCR_ENABLED !== "false",
     note: "each trial: 4 PDFs × 3 rounds = 1,104 pages per side after a warm-up round; medians/min/max are over trials",
     versions: {
       peer: peer.char[0]?.versions ?? peer.token[0]?.versions ?? peer.raw[0]?.versions,
-      quarry: { "pdf-parse": version("pdf-parse"), pdfjsDist: version("pdfjs-dist"), node: process.version },
+      quarry: { "pdf-parse": version("pdf-parse"), pdfjsDist: version("pdfjs-dist"), node: process.version, ...quarryTree },
     },
     summary,
     targets,
