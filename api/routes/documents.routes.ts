@@ -26,7 +26,9 @@ export const textBody = documentFields.extend({ text: z.string().min(1, "text mu
 
 /** `{url, …}`: a worker fetches the document through the outbound guard. */
 export const urlBody = documentFields.extend({
-  url: withSafeText(z.url({ protocol: /^https?$/ }).max(2000)).describe("http or https; fetched by a worker through the outbound guard"),
+  url: withSafeText(z.url({ protocol: /^https?$/ }).refine((u) => Buffer.byteLength(u) <= 2000, "at most 2000 bytes (UTF-8)")).describe(
+    "http or https, at most 2000 bytes; fetched by a worker through the outbound guard",
+  ),
   refresh: z.boolean().optional().describe("the collection already holds this URL: fetch it again, and re-ingest it if its content changed"),
 });
 

@@ -103,8 +103,9 @@ export class DocumentsRepository {
   }
 
   /** A refresh found new content for a ready document: it is ingested again, and out of search until then. */
-  async markRefreshing(id: string): Promise<void> {
-    await this.q.query(`UPDATE documents SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'ready'`, [id]);
+  async markRefreshing(id: string): Promise<boolean> {
+    const { rowCount } = await this.q.query(`UPDATE documents SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'ready'`, [id]);
+    return rowCount === 1;
   }
 
   /** A refresh found the same content: only the fetch time changes. */

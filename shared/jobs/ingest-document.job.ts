@@ -47,7 +47,11 @@ export const ingestDocumentJob = defineJob({
       throw new AppError("COLLECTION_BUSY", `the collection is being ${what}`, { httpStatus: 409, retryAfter: 30 });
     }
     if (!(await tx.documents.requeue(data.document_id))) {
-      throw new AppError("JOB_NOT_RETRYABLE", "the document was deleted, or its uploaded bytes are gone; upload it again", { httpStatus: 409 });
+      throw new AppError(
+        "JOB_NOT_RETRYABLE",
+        "the document was deleted, or its uploaded bytes are gone (upload it again), or it is a URL document that is still ready (post its url again with refresh: true)",
+        { httpStatus: 409 },
+      );
     }
   },
 });

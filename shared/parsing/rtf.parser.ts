@@ -142,7 +142,8 @@ export function rtfToText(src: string): string {
             if (state.inFontTable && param) fontCodepage.set(fontNumber, param);
             break;
           case "bin":
-            i += param ?? 0;
+            // Binary data follows: skip it. A negative count (`\bin-20`) would walk backwards forever.
+            if (param !== undefined && param > 0) i += param;
             break;
           default:
             if (SYMBOLS[word] !== undefined && !state.inFontTable) emit(SYMBOLS[word]);

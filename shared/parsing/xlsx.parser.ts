@@ -6,6 +6,10 @@ import { columnIndex, type MergedRange, type SheetRow, sheetsOutcome, sheetToSec
 import { attr, childElements, findAll, findFirst, localName, parseXml, relAttr, streamXml } from "./xml.ts";
 import { openZip, type ZipArchive } from "./zip-guard.ts";
 
+/** Excel's limits: columns A–XFD, rows 1–1,048,576. */
+const MAX_COLUMN = 16_383;
+const MAX_ROW = 1_048_576;
+
 /**
  * Excel workbooks (.xlsx, .xlsm): one passage group per visible sheet, rows as `header: value`
  * lines (see sheetToSections), every section citing its sheet. Cells are read by their cached
@@ -151,7 +155,9 @@ async function readWorksheet(zip: ZipArchive, part: string, ctx: CellContext): P
           case "c": {
             const col = attrs.r ? columnIndex(attrs.r) : nextCol;
             nextCol = col + 1;
-            cell = { col, type: attrs.t ?? "n", style: Number(attrs.s ?? 0), value: "" };
+            // Past Excel's last column (XFD) a reference is not Excel's: `ZZZZZZ1` would make a row
+            // an array of hundreds of millions of slots.
+            cell = col >= 0 && col <= MAX_COLUMN ? { col, type: attrs.t ?? "n", style: Number(attrs.s ?? 0), value: "" } : null;
             break;
           }
           case "v":
@@ -165,7 +171,10 @@ async function readWorksheet(zip: ZipArchive, part: string, ctx: CellContext): P
             break;
           case "mergeCell": {
             const [from, to] = (attrs.ref ?? "").split(":");
-            if (from && to) merges.push({ r1: Number(from.replace(/^\D+/, "")), c1: columnIndex(from), r2: Number(to.replace(/^\D+/, "")), c2: columnIndex(to) });
+            if (from && to) {
+              const rowOf = (ref: string) => Math.min(Number(ref.replace(/^\D+/, "")), MAX_ROW);
+              merges.push({ r1: rowOf(from), c1: Math.min(columnIndex(from), MAX_COLUMN), r2: rowOf(to), c2: Math.min(columnIndex(to), MAX_COLUMN) });
+            }
             break;
           }
         }

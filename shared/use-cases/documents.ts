@@ -155,6 +155,8 @@ async function refreshUrlDocument(deps: Deps, document: DocumentRow, callbackUrl
     if (!current) throw notFound("document");
     const latest = await tx.jobs.latestFor(document.id);
     if (current.status === "queued" || current.status === "processing" || (latest && (latest.status === "queued" || latest.status === "running"))) return null;
+    // A refresh is a document in flight for the tenant's queue caps, as a new URL is.
+    await admitToTenantQueue(deps.config, tx, { tenantId: document.tenant_id, collectionId: document.collection_id, sha256: null, sizeBytes: 0 });
     if (current.status === "failed" && !(await tx.documents.requeue(document.id))) throw notFound("document");
     const job = await recordJob(deps, tx, {
       name: "ingest_document",
@@ -252,12 +254,23 @@ export async function prepareDocument(
       await deps.documents.markFetchedUnchanged(document.id, fetched.finalUrl);
       return "unchanged";
     }
-    await deps.documents.storeFetched(document.id, fetched);
-    if (document.status === "ready") {
-      // New content for a ready document: it leaves search until the new content is in.
-      await deps.documents.markRefreshing(document.id);
-      await removeDocumentVectors(deps, { tenantId: document.tenant_id, collectionId: collection.id, documentId: document.id });
-    }
+    // What was fetched, and (new content for a ready document) its leaving search until the new
+    // content is in, commit together, under the collection's upload lock: a retry after a crash
+    // between them must not take the new hash for content already ingested, and a re-embed or a
+    // restore that started since the refresh was accepted makes this fetch try again later.
+    const refreshing = await withTransaction(deps.db, async (tx) => {
+      const state = await tx.collections.lockForUpload(collection.id);
+      if (state === "gone") throw permanent("DOCUMENT_GONE", "the document's collection was deleted while it was fetched");
+      if (state !== "open") {
+        throw new AppError("COLLECTION_BUSY", `the collection is being ${state === "reembedding" ? "re-embedded" : "restored"}; the fetched content is ingested on a later attempt`, {
+          httpStatus: 409,
+          retryable: true,
+        });
+      }
+      await tx.documents.storeFetched(document.id, fetched);
+      return tx.documents.markRefreshing(document.id);
+    });
+    if (refreshing) await removeDocumentVectors(deps, { tenantId: document.tenant_id, collectionId: collection.id, documentId: document.id });
     content = fetched.content;
     mimeType = fetched.mimeType;
   }

@@ -183,6 +183,22 @@ describe("slides", () => {
   });
 });
 
+describe("hostile spreadsheets and RTF", () => {
+  it("ignores cells and merges past Excel's last column instead of allocating for them", async () => {
+    const started = performance.now();
+    const result = await parse(workbook({ extra: `<c r="ZZZZZZ1" t="inlineStr"><is><t>far away</t></is></c>`, merge: "A1:ZZZZZZZ1048576" }), "far.xlsx");
+    const { text } = ok(result);
+    expect(text).toContain("Rent");
+    expect(text).not.toContain("far away");
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it("reads an RTF whose \\bin count is negative instead of looping over the same bytes", async () => {
+    const { text } = ok(await parse(Buffer.from("{\\rtf1\\ansi hello \\bin-20 world}"), "loop.rtf"));
+    expect(text).toContain("hello");
+  });
+});
+
 describe("RTF and EPUB", () => {
   it("decodes RTF's \\'xx escapes in its code page and leaves out its font and style tables", async () => {
     const { text } = ok(await outcome("rtf/eng_spa_mult.rtf"));
@@ -247,11 +263,12 @@ function storedZip(files: Record<string, string>): Buffer {
   return Buffer.concat([...locals, directory, end]);
 }
 
-/** A workbook with one visible sheet (a merged header, a date) and a hidden and a veryHidden one. */
-function workbook(): Buffer {
+/** A workbook with one visible sheet (a merged header, a date) and a hidden and a veryHidden one; `extra` cells end its first row, `merge` replaces its merged range. */
+function workbook(options: { extra?: string; merge?: string } = {}): Buffer {
   const ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"';
   const rel = (id: string, type: string, target: string) => `<Relationship Id="${id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/${type}" Target="${target}"/>`;
-  const sheet = (rows: string) => `<?xml version="1.0" encoding="UTF-8"?><worksheet ${ns}><sheetData>${rows}</sheetData><mergeCells count="1"><mergeCell ref="B1:C1"/></mergeCells></worksheet>`;
+  const sheet = (rows: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?><worksheet ${ns}><sheetData>${rows}</sheetData><mergeCells count="1"><mergeCell ref="${options.merge ?? "B1:C1"}"/></mergeCells></worksheet>`;
   return storedZip({
     "[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>`,
     "_rels/.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${rel("rId1", "officeDocument", "xl/workbook.xml")}</Relationships>`,
@@ -259,7 +276,7 @@ function workbook(): Buffer {
     "xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${rel("rId1", "worksheet", "worksheets/sheet1.xml")}${rel("rId2", "worksheet", "worksheets/sheet2.xml")}${rel("rId3", "worksheet", "/xl/worksheets/sheet3.xml")}${rel("rId4", "styles", "styles.xml")}</Relationships>`,
     "xl/styles.xml": `<?xml version="1.0" encoding="UTF-8"?><styleSheet ${ns}><numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/></numFmts><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>`,
     "xl/worksheets/sheet1.xml": sheet(
-      `<row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Amount</t></is></c><c r="D1" t="inlineStr"><is><t>Due</t></is></c></row>` +
+      `<row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Amount</t></is></c><c r="D1" t="inlineStr"><is><t>Due</t></is></c>${options.extra ?? ""}</row>` +
         `<row r="2"><c r="A2" t="inlineStr"><is><t>Rent</t></is></c><c r="B2"><v>1200</v></c><c r="C2"><f>B2/12</f><v>100</v></c><c r="D2" s="1"><v>45352</v></c></row>`,
     ),
     "xl/worksheets/sheet2.xml": sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>classified</t></is></c><c r="B1" t="inlineStr"><is><t>classified too</t></is></c></row>`),
