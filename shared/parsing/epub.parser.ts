@@ -48,9 +48,13 @@ async function parseBook(zip: ZipArchive): Promise<ParsedDocument> {
   const bookTitle = textOf(findFirst(findFirst(opf, "metadata") ?? opf, "title") ?? { name: "", attrs: {}, children: [] }).trim();
 
   const bodies: string[] = [];
+  // Each file once: a spine that lists one file a thousand times would turn a small book into a
+  // thousand copies of it (zip limits count the archive, not how often a part is read).
+  const read = new Set<string>();
   for (const ref of findAll(spine ?? opf, "itemref")) {
     const item = manifest.get(attr(ref, "idref") ?? "");
-    if (!item || !HTML_TYPES.has(item.type) || !zip.has(item.href)) continue;
+    if (!item || !HTML_TYPES.has(item.type) || !zip.has(item.href) || read.has(item.href)) continue;
+    read.add(item.href);
     const bytes = await zip.read(item.href);
     const html = decodeText(bytes, /^<\?xml[^>]*encoding=["']([\w-]+)/.exec(bytes.subarray(0, 200).toString("latin1"))?.[1]).text;
     const body = /<body[^>]*>([\s\S]*)<\/body>/i.exec(html)?.[1] ?? html;

@@ -42,10 +42,13 @@ async function parseWorkbook(zip: ZipArchive): Promise<ParsedDocument> {
   const sections: Section[] = [];
   const hidden: string[] = [];
   let visible = 0;
+  // Each worksheet part once, whatever number of <sheet> entries point to it (as EPUB spines).
+  const read = new Set<string>();
   for (const sheet of findAll(workbook, "sheet")) {
     const name = attr(sheet, "name") ?? "";
     const rel = rels.get(relAttr(sheet) ?? "");
-    if (!rel || rel.type !== "worksheet" || !zip.has(rel.target)) continue;
+    if (!rel || rel.type !== "worksheet" || !zip.has(rel.target) || read.has(rel.target)) continue;
+    read.add(rel.target);
     if (["hidden", "veryHidden"].includes(attr(sheet, "state") ?? "")) {
       hidden.push(name);
       continue;

@@ -193,6 +193,22 @@ describe("hostile spreadsheets and RTF", () => {
     expect(performance.now() - started).toBeLessThan(20_000);
   });
 
+  it("reads a worksheet once however many sheet entries point to it", async () => {
+    const { text } = ok(await parse(workbook({ copies: 500 }), "copies.xlsx"));
+    expect(text.match(/Rent/g)).toHaveLength(1);
+  });
+
+  it("reads an EPUB's chapter file once however often its spine lists it", async () => {
+    const epub = storedZip({
+      mimetype: "application/epub+zip",
+      "META-INF/container.xml": `<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>`,
+      "OEBPS/content.opf": `<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="2.0"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Echo</dc:title></metadata><manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest><spine>${'<itemref idref="c1"/>'.repeat(500)}</spine></package>`,
+      "OEBPS/c1.xhtml": `<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><body><h1>One</h1><p>The only chapter, read once.</p></body></html>`,
+    });
+    const { text } = ok(await parse(epub, "echo.epub"));
+    expect(text.match(/read once/g)).toHaveLength(1);
+  });
+
   it("reads an RTF whose \\bin count is negative instead of looping over the same bytes", async () => {
     const { text } = ok(await parse(Buffer.from("{\\rtf1\\ansi hello \\bin-20 world}"), "loop.rtf"));
     expect(text).toContain("hello");
@@ -264,7 +280,7 @@ function storedZip(files: Record<string, string>): Buffer {
 }
 
 /** A workbook with one visible sheet (a merged header, a date) and a hidden and a veryHidden one; `extra` cells end its first row, `merge` replaces its merged range. */
-function workbook(options: { extra?: string; merge?: string } = {}): Buffer {
+function workbook(options: { extra?: string; merge?: string; copies?: number } = {}): Buffer {
   const ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"';
   const rel = (id: string, type: string, target: string) => `<Relationship Id="${id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/${type}" Target="${target}"/>`;
   const sheet = (rows: string) =>
@@ -272,7 +288,7 @@ function workbook(options: { extra?: string; merge?: string } = {}): Buffer {
   return storedZip({
     "[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>`,
     "_rels/.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${rel("rId1", "officeDocument", "xl/workbook.xml")}</Relationships>`,
-    "xl/workbook.xml": `<?xml version="1.0" encoding="UTF-8"?><workbook ${ns}><sheets><sheet name="Visible" sheetId="1" r:id="rId1"/><sheet name="Secret" sheetId="2" state="hidden" r:id="rId2"/><sheet name="Deep" sheetId="3" state="veryHidden" r:id="rId3"/></sheets></workbook>`,
+    "xl/workbook.xml": `<?xml version="1.0" encoding="UTF-8"?><workbook ${ns}><sheets><sheet name="Visible" sheetId="1" r:id="rId1"/><sheet name="Secret" sheetId="2" state="hidden" r:id="rId2"/><sheet name="Deep" sheetId="3" state="veryHidden" r:id="rId3"/>${Array.from({ length: options.copies ?? 0 }, (_, i) => `<sheet name="Copy ${i}" sheetId="${10 + i}" r:id="rId1"/>`).join("")}</sheets></workbook>`,
     "xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${rel("rId1", "worksheet", "worksheets/sheet1.xml")}${rel("rId2", "worksheet", "worksheets/sheet2.xml")}${rel("rId3", "worksheet", "/xl/worksheets/sheet3.xml")}${rel("rId4", "styles", "styles.xml")}</Relationships>`,
     "xl/styles.xml": `<?xml version="1.0" encoding="UTF-8"?><styleSheet ${ns}><numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/></numFmts><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>`,
     "xl/worksheets/sheet1.xml": sheet(
