@@ -3,13 +3,13 @@
  * Redis/Postgres/LanceDB, the local zero-network embedder) next to raw pdf-parse on the same PDFs
  * in the same run, and the worker's peak RSS.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { PDFParse } from "pdf-parse";
 import { corpusFile } from "../test/helpers/corpus.ts";
 import { apiClient, uploadFile } from "../test/helpers/http.ts";
 import { startApiAndWorker } from "../test/helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
+import { cpuSeconds, memoryMb } from "./stats.ts";
 
 const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -28,18 +28,6 @@ async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPer
   for (let round = 0; round < ROUNDS; round++) for (const file of FILES) pages += await parse(file);
   const seconds = (performance.now() - started) / 1000;
   return { pages, seconds, pagesPerSecond: pages / seconds };
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
 }
 
 async function pipeline() {
@@ -84,7 +72,7 @@ async function pipeline() {
       workerCpuSeconds: Math.round((cpuSeconds(worker.child.pid!) - cpuBefore.worker) * 10) / 10,
       apiCpuSeconds: Math.round((cpuSeconds(api.child.pid!) - cpuBefore.api) * 10) / 10,
     };
-    return { pages, chunks, seconds, pagesPerSecond: pages / seconds, ...cpu, workerPeakRssMb: peakRssMb(worker.child.pid!), apiPeakRssMb: peakRssMb(api.child.pid!) };
+    return { pages, chunks, seconds, pagesPerSecond: pages / seconds, ...cpu, workerPeakRssMb: memoryMb(worker.child.pid!, "VmHWM"), apiPeakRssMb: memoryMb(api.child.pid!, "VmHWM") };
   } finally {
     await processes.stop();
     await env.cleanup();

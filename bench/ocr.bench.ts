@@ -8,6 +8,7 @@
 import { MIME } from "../shared/parsing/mime-types.ts";
 import { ParsePool, type SandboxLimits } from "../shared/parsing/sandbox.ts";
 import { corpusFile } from "../test/helpers/corpus.ts";
+import { median } from "./stats.ts";
 
 const limits: SandboxLimits = {
   timeoutMs: 300_000,
@@ -29,7 +30,6 @@ const TEXT_FILES = ["pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.p
 const TEXT_DOCS = 40;
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function ocrSpeed() {
   const pool = new ParsePool(limits, { maxIdle: 1 });
@@ -105,8 +105,7 @@ async function interference() {
       await ocrLoop;
       withOcr.push({ ...measured, ocrJobsFinished: ocrJobs });
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const baseline = median(alone.map((r) => r.docsPerSecond));
+        const baseline = median(alone.map((r) => r.docsPerSecond));
     const during = median(withOcr.map((r) => r.docsPerSecond));
     const ratios = withOcr.map((r, i) => round(r.docsPerSecond / alone[i]!.docsPerSecond, 3));
     const ratio = round(during / baseline, 3);

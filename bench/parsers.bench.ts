@@ -1,6 +1,7 @@
 import { ParsePool } from "../shared/parsing/sandbox.ts";
 import { detectType } from "../shared/parsing/detect-type.ts";
 import { corpusFile } from "../test/helpers/corpus.ts";
+import { median } from "./stats.ts";
 
 /** Files that parse to text (the corpus's failure cases are not throughput). Unit: what a reader counts. */
 const FILES: Array<{ file: string; unit: "sheets" | "slides" | "documents" }> = [
@@ -18,7 +19,6 @@ const FILES: Array<{ file: string; unit: "sheets" | "slides" | "documents" }> = 
 const RUNS = Number(process.env.BENCH_PARSER_RUNS ?? 7);
 const LARGE_RUNS = 3;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**

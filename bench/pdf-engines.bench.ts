@@ -4,6 +4,7 @@ import { corpusPath } from "../test/helpers/corpus.ts";
 import type { EngineRequest } from "./pdf-engines/engine-thread.ts";
 import { type Judged, type Outcome, judge } from "./pdf-engines/checks.ts";
 import { ENGINES, type EngineName, MEMORY_ENGINES } from "./pdf-engines/engines.ts";
+import { median } from "./stats.ts";
 
 const BENCH_FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"].map(corpusPath);
 const ROUNDS = Number(process.env.BENCH_PDF_ROUNDS ?? 3);
@@ -12,7 +13,6 @@ const HEAP_MB = 1024;
 const TEXT_TIMEOUT_MS = 60_000;
 const ENTRY = new URL("./pdf-engines/engine-thread.ts", import.meta.url);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** A thread running one engine, with the sandbox's kind of limits: a heap cap and a wall-clock cap. */

@@ -16,6 +16,7 @@ import { Redis } from "ioredis";
 import { acceptWork, recordJob } from "../shared/use-cases/jobs.ts";
 import { startTestStack } from "../test/helpers/app.ts";
 import { dropDatabase, REDIS_URL, waitFor } from "../test/helpers/test-env.ts";
+import { median } from "./stats.ts";
 
 const JOBS = Number(process.env.QUEUE_BENCH_JOBS ?? 2000);
 const ROUNDS = Number(process.env.QUEUE_BENCH_ROUNDS ?? 3);
@@ -32,7 +33,6 @@ async function inParallel(n: number, fn: (i: number) => Promise<unknown>): Promi
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function rawBullmq(): Promise<number> {
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });

@@ -5,13 +5,13 @@
  * (2) an idle worker's RSS and Redis connections;
  * (3) a worker's RSS over 200 PDFs (after 10 against after 200: flat means within ±10 %).
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { corpusFile } from "../test/helpers/corpus.ts";
 import { apiClient, uploadFile, type ApiClient } from "../test/helpers/http.ts";
 import { spawnQuarry, startApiAndWorker, type QuarryProcess } from "../test/helpers/processes.ts";
 import { createTestEnv, REDIS_URL, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
+import { cpuSeconds, median, memoryMb } from "./stats.ts";
 
 const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -19,17 +19,6 @@ const RUNS = Number(process.env.SCALING_RUNS ?? 3);
 const MANY = Number(process.env.SCALING_MANY_PDFS ?? 200);
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function procStatus(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function ended(client: ApiClient, id: string): Promise<{ status: string; result?: { page_count: number } }> {
   return waitFor(async () => {
@@ -98,7 +87,7 @@ async function idleCost() {
     await extra.waitForLog((l) => l.msg === "worker ready");
     await new Promise((r) => setTimeout(r, 5_000)); // settled: idle, nothing queued
     const after = await clients();
-    const rss = procStatus(extra.child.pid!, "VmRSS");
+    const rss = memoryMb(extra.child.pid!, "VmRSS");
     const cpu = cpuSeconds(extra.child.pid!);
     await new Promise((r) => setTimeout(r, 10_000));
     const idleCpu = cpuSeconds(extra.child.pid!) - cpu;
@@ -130,12 +119,12 @@ export async function rssOverManyPdfs() {
       if (i % 2 === 1) await ended(s.client, job);
       if (i + 1 === 10 || (i + 1) % 50 === 0) {
         await ended(s.client, job);
-        samples.push({ documents: i + 1, rssMb: procStatus(pid, "VmRSS") });
+        samples.push({ documents: i + 1, rssMb: memoryMb(pid, "VmRSS") });
       }
     }
     const at10 = samples[0]!.rssMb;
     const atEnd = samples.at(-1)!.rssMb;
-    return { documents: MANY, files: small, samples, growth: round(atEnd / at10, 3), flat: Math.abs(atEnd / at10 - 1) <= 0.1, peakRssMb: procStatus(pid, "VmHWM") };
+    return { documents: MANY, files: small, samples, growth: round(atEnd / at10, 3), flat: Math.abs(atEnd / at10 - 1) <= 0.1, peakRssMb: memoryMb(pid, "VmHWM") };
   } finally {
     await s.stop();
     await env.cleanup();
