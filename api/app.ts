@@ -20,13 +20,18 @@ import { embeddingsRoutes } from "./routes/embeddings.routes.ts";
 import { healthRoutes } from "./routes/health.routes.ts";
 import { jobsRoutes } from "./routes/jobs.routes.ts";
 import { metricsRoutes } from "./routes/metrics.routes.ts";
+import { openAiFilesRoutes } from "./routes/openai-files.routes.ts";
 import { searchRoutes } from "./routes/search.routes.ts";
+import { vectorStoreFilesRoutes } from "./routes/vector-store-files.routes.ts";
+import { vectorStoresRoutes } from "./routes/vector-stores.routes.ts";
 import { workflowsRoutes } from "./routes/workflows.routes.ts";
 
 /** The upload route: it takes multipart as well as JSON (and claims a multipart upload's Idempotency-Key itself). */
 const UPLOAD_ROUTE = /^\/v1\/collections\/[^/]+\/documents\/?$/i;
+/** OpenAI's file upload: multipart only (and it claims its Idempotency-Key itself). */
+const FILE_UPLOAD_ROUTE = /^\/v1\/files\/?$/i;
 /** POST routes that only read: an Idempotency-Key on them is ignored. */
-const IDEMPOTENCY_READS = [/^\/v1\/collections\/[^/]+\/search\/?$/i, /^\/v1\/embeddings\/?$/i];
+const IDEMPOTENCY_READS = [/^\/v1\/collections\/[^/]+\/search\/?$/i, /^\/v1\/embeddings\/?$/i, /^\/v1\/vector_stores\/[^/]+\/search\/?$/i];
 
 /** The HTTP application, with no listening socket: tests and `main.ts` both start it. */
 export function createApp(deps: Deps): Express {
@@ -54,7 +59,7 @@ export function createApp(deps: Deps): Express {
   );
   app.use(securityHeaders());
   if (deps.config.CORS_ORIGINS) {
-    app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Server-Timing"] }));
+    app.use(cors({ origin: deps.config.CORS_ORIGINS.split(",").map((o) => o.trim()), exposedHeaders: ["Location", "Retry-After", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Server-Timing", "openai-poll-after-ms"] }));
   }
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
@@ -71,11 +76,11 @@ export function createApp(deps: Deps): Express {
       // JSON bodies may carry a whole text document: allow the file size limit plus JSON overhead.
       limit: Math.ceil(deps.config.MAX_FILE_SIZE * 1.1) + 64 * 1024,
       // The upload route takes multipart too, and answers 415 itself for anything else.
-      ownBodyType: [UPLOAD_ROUTE],
+      ownBodyType: [UPLOAD_ROUTE, FILE_UPLOAD_ROUTE],
     }),
   );
   // After the body is parsed: a POST's Idempotency-Key is checked against its method, path and body.
-  app.use("/v1", idempotency(deps, { reads: IDEMPOTENCY_READS, deferred: [UPLOAD_ROUTE] }));
+  app.use("/v1", idempotency(deps, { reads: IDEMPOTENCY_READS, deferred: [UPLOAD_ROUTE, FILE_UPLOAD_ROUTE] }));
   app.use(collectionsRoutes(deps));
   app.use(documentsRoutes(deps));
   app.use(searchRoutes(deps));
@@ -83,6 +88,9 @@ export function createApp(deps: Deps): Express {
   app.use(chatRoutes(deps));
   app.use(embeddingsRoutes(deps));
   app.use(workflowsRoutes(deps));
+  app.use(openAiFilesRoutes(deps));
+  app.use(vectorStoresRoutes(deps));
+  app.use(vectorStoreFilesRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -8,6 +8,21 @@ import { embeddingsResponse } from "../shared/http-schemas/embeddings.schema.ts"
 import { errorResponse } from "../shared/http-schemas/error.schema.ts";
 import { health, readiness } from "../shared/http-schemas/health.schema.ts";
 import { job, jobAccepted, jobStreamTimeout } from "../shared/http-schemas/job.schema.ts";
+import {
+  fileCounts,
+  openAiError,
+  openAiFile,
+  openAiFileDeleted,
+  openAiList,
+  vectorStore,
+  vectorStoreDeleted,
+  vectorStoreFile,
+  vectorStoreFileBatch,
+  vectorStoreFileContent,
+  vectorStoreFileDeleted,
+  vectorStoreSearchResult,
+  vectorStoreSearchResults,
+} from "../shared/http-schemas/openai.schema.ts";
 import { searchHit, searchResults } from "../shared/http-schemas/search.schema.ts";
 import { workflow, workflowRun, workflowRunAccepted, workflowRunStep, workflowSigningSecret, workflowStep } from "../shared/http-schemas/workflow.schema.ts";
 import { PARSEABLE_MIME_TYPES } from "../shared/parsing/parsers.ts";
@@ -17,6 +32,18 @@ import { createBody, deleteCollectionQuery, reembedBody } from "./routes/collect
 import { deleteDocumentQuery, documentFields, listDocumentsQuery, textBody, urlBody } from "./routes/documents.routes.ts";
 import { embeddingsBody } from "./routes/embeddings.routes.ts";
 import { listJobsQuery } from "./routes/jobs.routes.ts";
+import {
+  attachFileBody,
+  createFileBatchBody,
+  createVectorStoreBody,
+  fileListQuery,
+  fileUploadFields,
+  listQuery as openAiListQuery,
+  searchBody as vectorStoreSearchBody,
+  updateVectorStoreBody,
+  updateVectorStoreFileBody,
+  vectorStoreFileListQuery,
+} from "./routes/openai.schemas.ts";
 import { listQuery } from "./routes/params.ts";
 import { searchBody } from "./routes/search.routes.ts";
 import { runBody, workflowBody, workflowQuery } from "./routes/workflows.routes.ts";
@@ -69,6 +96,21 @@ const components = {
   WorkflowRunList: page(workflowRun),
   WorkflowRunAccepted: workflowRunAccepted,
   WorkflowSigningSecret: workflowSigningSecret,
+  OpenAIError: openAiError,
+  OpenAIFile: openAiFile,
+  OpenAIFileList: openAiList(openAiFile),
+  OpenAIFileDeleted: openAiFileDeleted,
+  VectorStoreFileCounts: fileCounts,
+  VectorStore: vectorStore,
+  VectorStoreList: openAiList(vectorStore),
+  VectorStoreDeleted: vectorStoreDeleted,
+  VectorStoreSearchResult: vectorStoreSearchResult,
+  VectorStoreSearchResults: vectorStoreSearchResults,
+  VectorStoreFile: vectorStoreFile,
+  VectorStoreFileList: openAiList(vectorStoreFile),
+  VectorStoreFileDeleted: vectorStoreFileDeleted,
+  VectorStoreFileContent: vectorStoreFileContent,
+  VectorStoreFileBatch: vectorStoreFileBatch,
 } satisfies Record<string, z.ZodType>;
 type Component = keyof typeof components;
 
@@ -143,6 +185,238 @@ const operation = (operationId: string, tag: string, summary: string, responses:
   responses: { ...(more.security ? {} : rateLimited), ...responses, ...anyOther },
 });
 
+/** The tag of the OpenAI-compatible routes, whose errors have OpenAI's shape. */
+const OPENAI_TAG = "OpenAI-compatible";
+/**
+ * Errors of the OpenAI-compatible routes: `{error: {message, type, param, code}}`, `code` being
+ * Quarry's code in lower case (`invalid_api_key` for a 401), as OpenAI's SDKs read them.
+ */
+const oaError = (description: string) => json("OpenAIError", description);
+const oaBusy = (description: string) => json("OpenAIError", description, retryAfter);
+const oaInvalid = { "400": oaError("Invalid request (validation_error, `param` naming the field; invalid_json)") };
+const oaNotJson = { "415": oaError("The body is not UTF-8 JSON (unsupported_media_type)") };
+const oaNotFound = (what: string) => ({ "404": oaError(`No such ${what}, or another tenant's (not_found, \`param\` naming which id)`) });
+const oaBadCursor = { "400": oaError("Invalid query (validation_error), or an `after`/`before` that names no object of this list (invalid_cursor)") };
+const oaExpired = "a vector store past its expiry (vector_store_expired: extend its expires_after, or create another)";
+/** What attaching files (and so queueing their ingests) can refuse (all POSTs: an Idempotency-Key conflict is a 409 too, without Retry-After). */
+const oaAttachRefusals = {
+  "409": json("OpenAIError", "The vector store's collection is being re-embedded or restored from a backup (collection_busy, with Retry-After)", {
+    "Retry-After": { ...retryAfter["Retry-After"], required: false },
+  }),
+  "413": oaError("A file, or a batch's new files, larger or more than a tenant may have waiting for ingestion at all (tenant_queue_bytes_full, tenant_queue_full): none is attached"),
+  "429": json("OpenAIError", "This API key's budget for the minute is spent (rate_limited), or the tenant has too many files or bytes waiting to be ingested (tenant_queue_full, tenant_queue_bytes_full)", {
+    ...retryAfter,
+    ...rateLimitHeaders,
+  }),
+  "503": oaBusy("The queue is unreachable (queue_unavailable)"),
+};
+/** On the objects whose work may be unfinished: how long OpenAI's SDK pollers wait before asking again. */
+const pollAfter = {
+  "openai-poll-after-ms": { required: false, schema: { type: "integer" }, description: "sent while `status` is in_progress: milliseconds to wait before polling again (read by OpenAI's SDK pollers)" },
+};
+const vectorStoreIdParam = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^vs_[0-9a-f]{32}$" }, description: "vector store id (`vs_…`; anything else answers 404)" };
+const fileIdParam = (name: string) => ({ name, in: "path", required: true, schema: { type: "string", pattern: "^file-[0-9a-f]{24}$" }, description: "file id (`file-…`; anything else answers 404)" });
+const batchIdParam = { name: "batchId", in: "path", required: true, schema: { type: "string", pattern: "^vsfb_[0-9a-f]{32}$" }, description: "file batch id (`vsfb_…`; anything else answers 404)" };
+
+/** An operation of the OpenAI-compatible API: its errors, the key's and the rate limit's included, have OpenAI's shape. */
+const openAiOperation = (operationId: string, summary: string, responses: Json, more: Json = {}) => ({
+  operationId,
+  tags: [OPENAI_TAG],
+  summary,
+  ...more,
+  responses: {
+    "401": oaError("Missing or unknown API key (invalid_api_key)"),
+    "429": json("OpenAIError", "This API key's budget for the minute is spent (rate_limited); see the RateLimit headers", { ...retryAfter, ...rateLimitHeaders }),
+    ...responses,
+    default: oaError("Any other failure, in the same shape (e.g. 413 payload_too_large for a JSON body over the limit, 503 database_unavailable, 500 internal)"),
+  },
+});
+
+/** `/v1/files` and `/v1/vector_stores` (docs/openai-compat.md). */
+function openAiPaths(): Json {
+  const fileUploadForm = {
+    type: "object",
+    required: ["file", ...((request(fileUploadFields).required as string[] | undefined) ?? [])],
+    properties: {
+      file: { type: "string", format: "binary", description: "the file (at most MAX_FILE_SIZE); stored as is, and parsed per vector store it is attached to (a type Quarry cannot parse is attached failed, unsupported_file)" },
+      ...(request(fileUploadFields).properties as Json),
+    },
+  };
+  return {
+    "/v1/files": {
+      post: openAiOperation(
+        "createFile",
+        "Upload a file (multipart: file, purpose, optional expires_after[anchor] and expires_after[seconds])",
+        {
+          "200": json("OpenAIFile"),
+          "400": oaError("Not multipart/form-data, no `file` part or an empty one, a bad `purpose` or `expires_after` (validation_error); malformed_multipart; invalid_idempotency_key"),
+          "413": oaError("Over MAX_FILE_SIZE (payload_too_large)"),
+        },
+        { requestBody: { required: true, content: { "multipart/form-data": { schema: fileUploadForm } } } },
+      ),
+      get: openAiOperation("listFiles", "List files", { "200": json("OpenAIFileList"), ...oaBadCursor }, { parameters: queryParams(fileListQuery) }),
+    },
+    "/v1/files/{id}": {
+      parameters: [fileIdParam("id")],
+      get: openAiOperation("retrieveFile", "Get a file", { "200": json("OpenAIFile"), ...oaNotFound("file") }),
+      delete: openAiOperation("deleteFile", "Delete a file, and remove it from every vector store it is attached to (all of it or nothing)", {
+        "200": json("OpenAIFileDeleted"),
+        ...oaNotFound("file"),
+        "409": json("OpenAIError", "A vector store holding it is being restored from a backup (collection_busy); nothing was deleted", retryAfter),
+        "503": oaBusy("The queue is unreachable (queue_unavailable); nothing was deleted"),
+      }),
+    },
+    "/v1/files/{id}/content": {
+      parameters: [fileIdParam("id")],
+      get: openAiOperation("downloadFile", "The file's bytes, as uploaded", {
+        "200": {
+          description: "The bytes; Content-Type is the type Quarry detected (application/octet-stream when none)",
+          headers: { "Content-Disposition": { required: true, schema: { type: "string" }, description: 'attachment; filename="<the file name>"' } },
+          content: { "*/*": { schema: { type: "string", format: "binary" } } },
+        },
+        ...oaNotFound("file"),
+      }),
+    },
+    "/v1/vector_stores": {
+      post: openAiOperation(
+        "createVectorStore",
+        "Create a vector store (a collection named after its id), attaching file_ids",
+        { "200": json("VectorStore"), ...oaInvalid, ...oaNotJson, "404": oaError("A file id names no file (not_found, param file_ids)"), ...oaAttachRefusals },
+        { requestBody: jsonBody(createVectorStoreBody) },
+      ),
+      get: openAiOperation("listVectorStores", "List vector stores", { "200": json("VectorStoreList"), ...oaBadCursor }, { parameters: queryParams(openAiListQuery) }),
+    },
+    "/v1/vector_stores/{id}": {
+      parameters: [vectorStoreIdParam],
+      get: openAiOperation("getVectorStore", "Get a vector store", { "200": json("VectorStore"), ...oaNotFound("vector store") }),
+      post: openAiOperation(
+        "modifyVectorStore",
+        "Change a vector store's name, metadata or expiry (a new expiry counts from now)",
+        { "200": json("VectorStore"), ...oaInvalid, ...oaNotJson, ...oaNotFound("vector store") },
+        { requestBody: jsonBody(updateVectorStoreBody) },
+      ),
+      delete: openAiOperation("deleteVectorStore", "Delete a vector store (its collection's deletion job removes the vectors); the files stay", {
+        "200": json("VectorStoreDeleted"),
+        ...oaNotFound("vector store"),
+        "503": oaBusy("The queue is unreachable (queue_unavailable)"),
+      }),
+    },
+    "/v1/vector_stores/{id}/search": {
+      parameters: [vectorStoreIdParam],
+      post: openAiOperation(
+        "searchVectorStore",
+        "Search a vector store's completed files by meaning, with optional attribute filters",
+        {
+          "200": json("VectorStoreSearchResults"),
+          "400": oaError(`Invalid request (validation_error, invalid_json), or ${oaExpired}`),
+          ...oaNotJson,
+          ...oaNotFound("vector store"),
+          "429": json("OpenAIError", "This API key's budget for the minute is spent (rate_limited), or the embedding provider is rate-limiting Quarry (embedding_rate_limited)", {
+            ...retryAfter,
+            ...rateLimitHeaders,
+          }),
+          "502": oaError("The embedding provider (or Qdrant) failed or refused"),
+          "503": oaBusy("The vector store or the embedding provider cannot be reached; retry later"),
+          "504": oaBusy("The embedding provider did not answer in time"),
+        },
+        { requestBody: jsonBody(vectorStoreSearchBody) },
+      ),
+    },
+    "/v1/vector_stores/{id}/files": {
+      parameters: [vectorStoreIdParam],
+      post: openAiOperation(
+        "createVectorStoreFile",
+        "Attach a file to a vector store (ingested in the background; an attached file answers as it is)",
+        {
+          "200": json("VectorStoreFile", "The vector store file; poll it until its status is no longer in_progress", pollAfter),
+          "400": oaError(`Invalid request (validation_error, invalid_json), or ${oaExpired}`),
+          ...oaNotJson,
+          ...oaNotFound("vector store or file"),
+          ...oaAttachRefusals,
+        },
+        { requestBody: jsonBody(attachFileBody) },
+      ),
+      get: openAiOperation(
+        "listVectorStoreFiles",
+        "List a vector store's files (`filter` by status)",
+        { "200": json("VectorStoreFileList"), ...oaBadCursor, ...oaNotFound("vector store") },
+        { parameters: queryParams(vectorStoreFileListQuery) },
+      ),
+    },
+    "/v1/vector_stores/{id}/files/{fileId}": {
+      parameters: [vectorStoreIdParam, fileIdParam("fileId")],
+      get: openAiOperation("getVectorStoreFile", "Get a vector store file (poll it while in_progress)", {
+        "200": json("VectorStoreFile", "OK", pollAfter),
+        ...oaNotFound("vector store, or file in it"),
+      }),
+      post: openAiOperation(
+        "updateVectorStoreFileAttributes",
+        "Replace a vector store file's attributes (what filters read)",
+        {
+          "200": json("VectorStoreFile"),
+          ...oaInvalid,
+          ...oaNotJson,
+          ...oaNotFound("vector store, or file in it"),
+          "502": oaError("Qdrant refused the new attributes"),
+          "503": oaBusy("The vector store cannot be reached; retry later"),
+        },
+        { requestBody: jsonBody(updateVectorStoreFileBody) },
+      ),
+      delete: openAiOperation("deleteVectorStoreFile", "Remove a file from a vector store (its chunks and vectors, by a deletion job); the file stays", {
+        "200": json("VectorStoreFileDeleted"),
+        ...oaNotFound("vector store, or file in it"),
+        "409": json("OpenAIError", "The vector store is being restored from a backup (collection_busy)", retryAfter),
+        "503": oaBusy("The queue is unreachable (queue_unavailable)"),
+      }),
+    },
+    "/v1/vector_stores/{id}/files/{fileId}/content": {
+      parameters: [vectorStoreIdParam, fileIdParam("fileId")],
+      get: openAiOperation("retrieveVectorStoreFileContent", "A vector store file's parsed text, as its chunks", {
+        "200": json("VectorStoreFileContent"),
+        ...oaNotFound("vector store, or file in it"),
+      }),
+    },
+    "/v1/vector_stores/{id}/file_batches": {
+      parameters: [vectorStoreIdParam],
+      post: openAiOperation(
+        "createVectorStoreFileBatch",
+        "Attach several files at once (file_ids, or files with their own attributes and chunking)",
+        {
+          "200": json("VectorStoreFileBatch", "The batch; poll it until its status is no longer in_progress", pollAfter),
+          "400": oaError(`Invalid request (validation_error, invalid_json; file_ids and files are exclusive), or ${oaExpired}`),
+          ...oaNotJson,
+          "404": oaError("No such vector store, or a file id names no file: none is attached (not_found)"),
+          ...oaAttachRefusals,
+        },
+        { requestBody: jsonBody(createFileBatchBody) },
+      ),
+    },
+    "/v1/vector_stores/{id}/file_batches/{batchId}": {
+      parameters: [vectorStoreIdParam, batchIdParam],
+      get: openAiOperation("getVectorStoreFileBatch", "Get a file batch (poll it while in_progress)", {
+        "200": json("VectorStoreFileBatch", "OK", pollAfter),
+        ...oaNotFound("vector store, or file batch in it"),
+      }),
+    },
+    "/v1/vector_stores/{id}/file_batches/{batchId}/cancel": {
+      parameters: [vectorStoreIdParam, batchIdParam],
+      post: openAiOperation("cancelVectorStoreFileBatch", "Cancel a batch's files still being ingested (queued ones at once, running ones at their next boundary)", {
+        "200": json("VectorStoreFileBatch", "The batch: in_progress until its files have stopped, then cancelled", pollAfter),
+        ...oaNotFound("vector store, or file batch in it"),
+      }),
+    },
+    "/v1/vector_stores/{id}/file_batches/{batchId}/files": {
+      parameters: [vectorStoreIdParam, batchIdParam],
+      get: openAiOperation(
+        "listFilesInVectorStoreBatch",
+        "List a file batch's files (`filter` by status)",
+        { "200": json("VectorStoreFileList"), ...oaBadCursor, ...oaNotFound("vector store, or file batch in it") },
+        { parameters: queryParams(vectorStoreFileListQuery) },
+      ),
+    },
+  };
+}
+
 function buildDocument(): Json {
   const uploadForm = {
     type: "object",
@@ -161,7 +435,10 @@ function buildDocument(): Json {
       description: "Queue-driven document ingestion, search and RAG chat. Async work answers 202 with a job to poll. See docs/api.md.",
     },
     security: [{ bearer: [] }],
-    tags: ["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Workflows", "Backups", "Health"].map((name) => ({ name })),
+    tags: [
+      ...["Collections", "Documents", "Search", "Chat", "Embeddings", "Jobs", "Workflows", "Backups", "Health"].map((name) => ({ name })),
+      { name: OPENAI_TAG, description: "OpenAI's Files and Vector Stores APIs over Quarry's collections; their errors have OpenAI's shape (docs/openai-compat.md)" },
+    ],
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "An API key from API_KEYS (or, on /v1/jobs, the ADMIN_TOKEN for the operator's jobs)" },
@@ -461,12 +738,13 @@ function buildDocument(): Json {
           { security: [] },
         ),
       },
+      ...openAiPaths(),
     },
   };
 }
 
 /** POSTs that only read: they ignore an Idempotency-Key. */
-const READ_ONLY_POSTS = new Set(["searchCollection", "createEmbeddings"]);
+const READ_ONLY_POSTS = new Set(["searchCollection", "createEmbeddings", "searchVectorStore"]);
 
 /** Every other POST takes an `Idempotency-Key` header (see docs/api.md, "Idempotency keys"). */
 function withIdempotencyKeys(doc: Json): Json {
@@ -482,9 +760,11 @@ function withIdempotencyKeys(doc: Json): Json {
     if (!post || READ_ONLY_POSTS.has(post.operationId as string)) continue;
     post.parameters = [...((post.parameters as Json[] | undefined) ?? []), header];
     const responses = post.responses as Json;
-    const keyConflict = "the Idempotency-Key was used for another request, or its first request is still in flight (IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_FLIGHT)";
+    const openAi = (post.tags as string[]).includes(OPENAI_TAG);
+    const codes = ["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_FLIGHT"].map((c) => (openAi ? c.toLowerCase() : c)).join(", ");
+    const keyConflict = `the Idempotency-Key was used for another request, or its first request is still in flight (${codes})`;
     const conflict = responses["409"] as Json | undefined;
-    responses["409"] = conflict ? { ...conflict, description: `${String(conflict.description)}; or ${keyConflict}` } : error(`Conflict: ${keyConflict}`);
+    responses["409"] = conflict ? { ...conflict, description: `${String(conflict.description)}; or ${keyConflict}` } : json(openAi ? "OpenAIError" : "Error", `Conflict: ${keyConflict}`);
   }
   return doc;
 }

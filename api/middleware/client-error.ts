@@ -1,6 +1,7 @@
 import { STATUS_CODES, maxHeaderSize } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "../../shared/logging/logger.ts";
+import { OPENAI_ROUTES, openAiError } from "./errors.ts";
 
 /** What Node's HTTP parser could not read, in the API's error shape (Node's own answer has no body). */
 function parseFailure(code: string | undefined): { status: number; code: string; message: string } {
@@ -29,7 +30,11 @@ export function answerClientError(logger: Logger) {
     }
     const failure = parseFailure(err.code);
     logger.info({ code: err.code, status: failure.status, remoteAddress: socket.remoteAddress }, "refused a malformed HTTP request");
-    const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
+    // The request line, when the parser kept the bytes: the OpenAI-compatible routes answer in OpenAI's shape.
+    const raw = (err as { rawPacket?: unknown }).rawPacket;
+    const target = Buffer.isBuffer(raw) ? /^[A-Z]+ (\S+)/.exec(raw.subarray(0, 256).toString("latin1"))?.[1] : undefined;
+    const error = target && OPENAI_ROUTES.test(target) ? openAiError(failure.status, failure) : { code: failure.code, message: failure.message };
+    const body = JSON.stringify({ error });
     socket.end(
       `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\n` +
         "Content-Type: application/json; charset=utf-8\r\n" +

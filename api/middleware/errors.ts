@@ -3,9 +3,31 @@ import { describeDbError, isDatabaseUnavailable } from "../../shared/db/pg-error
 import { AppError } from "../../shared/errors/app-error.ts";
 import type { Logger } from "../../shared/logging/logger.ts";
 
-function sendError(res: Response, status: number, body: { code: string; message: string; details?: unknown; retry_after?: number }) {
+type ErrorBody = { code: string; message: string; details?: unknown; retry_after?: number };
+
+/** The OpenAI-compatible routes answer errors in OpenAI's shape, which its SDK reads. */
+export const OPENAI_ROUTES = /^\/v1\/(files|vector_stores)(\/|\?|$)/i;
+
+/**
+ * `{error: {message, type, param, code}}`: `type` is OpenAI's class of error, `code` Quarry's code
+ * in lower case (`invalid_api_key` for a bad key, as OpenAI says it), `param` the first field at fault.
+ */
+export function openAiError(status: number, body: ErrorBody) {
+  const type = status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error";
+  const firstField = Array.isArray(body.details) ? (body.details[0] as { field?: unknown } | undefined)?.field : undefined;
+  return {
+    message: body.message,
+    type,
+    param: typeof firstField === "string" ? firstField : null,
+    code: status === 401 ? "invalid_api_key" : body.code.toLowerCase(),
+  };
+}
+
+function sendError(res: Response, status: number, body: ErrorBody) {
   if (body.retry_after !== undefined) res.set("Retry-After", String(body.retry_after));
-  res.status(status).json({ error: body });
+  const req = res.req as Request | undefined;
+  const openAi = req !== undefined && OPENAI_ROUTES.test(req.originalUrl ?? "");
+  res.status(status).json({ error: openAi ? openAiError(status, body) : body });
 }
 
 /** Unknown routes answer 404 in the API's error shape. */

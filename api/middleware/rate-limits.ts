@@ -17,8 +17,8 @@ const REDIS_TIMEOUT_MS = 500;
 /** Which budget a request under `/v1` spends (`path` relative to the mount). */
 export function budgetOf(method: string, path: string): Budget {
   if (method !== "POST") return "requests";
-  if (/^\/collections\/[^/]+\/documents\/?$/i.test(path)) return "uploads";
-  if (/^\/(?:collections\/[^/]+\/search|chat|embeddings)\/?$/i.test(path)) return "queries";
+  if (/^\/(?:collections\/[^/]+\/documents|files|vector_stores\/[^/]+\/(?:files|file_batches))\/?$/i.test(path)) return "uploads";
+  if (/^\/(?:collections\/[^/]+\/search|vector_stores\/[^/]+\/search|chat|embeddings)\/?$/i.test(path)) return "queries";
   return "requests";
 }
 

@@ -7,7 +7,7 @@
  * {"type":"collection","id":…,"tenant_id":…,"name":…,"embedding":{…},"vector_version":…,"created_at":…,"updated_at":…}
  * {"type":"document","id":…,"title":…,"mime_type":…,"size_bytes":…,"sha256":…,"page_count":…,"chunk_count":…,
  *  "metadata":{…},"external_id":…,"callback_url":…,"warnings":[…],"ocr":…,"source_url":…,"final_url":…,
- *  "fetched_at":…,"created_at":…,"updated_at":…,"chunks":N}
+ *  "fetched_at":…,"file_id":…,"chunking":…,"created_at":…,"updated_at":…,"chunks":N}
  * {"type":"chunk","chunk_index":…,"text":…,"token_count":…,"page":…,"heading":…,"sheet":…,"slide":…,"ocr_confidence":…}
  *                                                                                     ← N of them, by chunk_index
  * … the next document and its chunks …                                                 ← documents by id
@@ -134,7 +134,7 @@ async function readRecords(tx: Transaction, collectionId: string, out: Writable)
   await c.query(
     `DECLARE backup_documents NO SCROLL CURSOR FOR
      SELECT d.id, d.title, d.mime_type, d.size_bytes::float8 AS size_bytes, d.sha256, d.page_count, d.chunk_count, d.metadata,
-            d.external_id, d.callback_url, d.warnings, d.ocr, d.source_url, d.final_url, ${TS("d.fetched_at")}, ${TS("d.created_at")}, ${TS("d.updated_at")},
+            d.external_id, d.callback_url, d.warnings, d.ocr, d.source_url, d.final_url, ${TS("d.fetched_at")}, d.file_id, d.chunking, ${TS("d.created_at")}, ${TS("d.updated_at")},
             (SELECT count(*) FROM chunks ch WHERE ch.document_id = d.id)::int AS chunks
      FROM documents d WHERE d.collection_id = $1 AND d.status = 'ready' ORDER BY d.id`,
     [collectionId],
@@ -268,6 +268,9 @@ const documentLine = z.strictObject({
   source_url: z.string().nullable().optional(),
   final_url: z.string().nullable().optional(),
   fetched_at: ts.nullable().optional(),
+  // Absent from backups taken before the OpenAI-compatible API: documents not attached from a file.
+  file_id: z.string().max(100).nullable().optional(),
+  chunking: z.strictObject({ size: z.int().min(1), overlap: z.int().min(0) }).nullable().optional(),
   created_at: ts,
   updated_at: ts,
   chunks: z.int().min(0),
@@ -439,12 +442,12 @@ class Importer {
     try {
       await this.c.query(
         `INSERT INTO documents (id, tenant_id, collection_id, title, status, mime_type, size_bytes, sha256, page_count, chunk_count, metadata,
-                                external_id, callback_url, created_at, updated_at, warnings, ocr, source_url, final_url, fetched_at)
+                                external_id, callback_url, created_at, updated_at, warnings, ocr, source_url, final_url, fetched_at, file_id, chunking)
          SELECT t.id, $1, $2, t.title, 'ready', t.mime, t.size, t.sha, t.pages, t.n, t.meta::jsonb, t.ext, t.cb, t.created, t.updated,
-                t.warnings::jsonb, t.ocr::jsonb, t.url, t.final_url, t.fetched
+                t.warnings::jsonb, t.ocr::jsonb, t.url, t.final_url, t.fetched, t.file_id, t.chunking::jsonb
          FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[],
-                     $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::timestamptz[])
-           AS t(id, title, mime, size, sha, pages, n, meta, ext, cb, created, updated, warnings, ocr, url, final_url, fetched)`,
+                     $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::timestamptz[], $20::text[], $21::text[])
+           AS t(id, title, mime, size, sha, pages, n, meta, ext, cb, created, updated, warnings, ocr, url, final_url, fetched, file_id, chunking)`,
         [
           this.target!.tenantId,
           this.target!.id,
@@ -465,6 +468,8 @@ class Importer {
           docs.map((d) => d.source_url ?? null),
           docs.map((d) => d.final_url ?? null),
           docs.map((d) => d.fetched_at ?? null),
+          docs.map((d) => d.file_id ?? null),
+          docs.map((d) => (d.chunking ? JSON.stringify(d.chunking) : null)),
         ],
       );
     } catch (err) {

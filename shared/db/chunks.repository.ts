@@ -65,6 +65,12 @@ export class ChunksRepository {
     }
   }
 
+  /** A document's chunk texts in order, `limit` of them from `offset`. */
+  async ofDocument(documentId: string, offset: number, limit: number): Promise<string[]> {
+    const { rows } = await this.q.query<{ text: string }>(`SELECT text FROM chunks WHERE document_id = $1 ORDER BY chunk_index OFFSET $2 LIMIT $3`, [documentId, offset, limit]);
+    return rows.map((r) => r.text);
+  }
+
   /** Every chunk key of the collection's ready documents, in (document, index) order. */
   async readyKeys(collectionId: string): Promise<Array<{ document_id: string; chunk_index: number; token_count: number }>> {
     const { rows } = await this.q.query(

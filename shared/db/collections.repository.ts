@@ -147,7 +147,12 @@ export class CollectionsRepository {
     return rowCount === 1;
   }
 
+  /** Removes the collection's row, and the vector store and file batches it backs (if it backs one). */
   async remove(id: string): Promise<void> {
-    await this.q.query(`DELETE FROM collections WHERE id = $1`, [id]);
+    await this.q.query(
+      `WITH batches AS (DELETE FROM vector_store_file_batches WHERE collection_id = $1), stores AS (DELETE FROM vector_stores WHERE collection_id = $1)
+       DELETE FROM collections WHERE id = $1`,
+      [id],
+    );
   }
 }

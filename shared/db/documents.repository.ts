@@ -27,6 +27,12 @@ export interface DocumentRow {
   source_url: string | null;
   final_url: string | null;
   fetched_at: Date | null;
+  /** The file a document was attached from (`/v1/vector_stores/:id/files`): its bytes stay in `files`. */
+  file_id: string | null;
+  /** Tokens per chunk and overlap, when not the deployment's CHUNK_SIZE / CHUNK_OVERLAP. */
+  chunking: { size: number; overlap: number } | null;
+  /** When its metadata last changed after it was attached. */
+  metadata_updated_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -55,12 +61,26 @@ export class DocumentsRepository {
     const { rows } = await this.q.query<DocumentRow>(
       `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, metadata, external_id, callback_url)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (collection_id, sha256) WHERE status <> 'deleting' AND source_url IS NULL DO NOTHING RETURNING *`,
+       ON CONFLICT (collection_id, sha256) WHERE status <> 'deleting' AND source_url IS NULL AND file_id IS NULL DO NOTHING RETURNING *`,
       [doc.id, doc.tenantId, doc.collectionId, doc.title, doc.mimeType, doc.sizeBytes, doc.sha256, doc.metadata, doc.externalId, doc.callbackUrl],
     );
     if (!rows[0]) return null;
     await this.q.query(`INSERT INTO document_sources (document_id, content) VALUES ($1, $2)`, [doc.id, content]);
     return rows[0];
+  }
+
+  /**
+   * Inserts a document made from a stored file (its bytes stay in `files`). Returns null when the
+   * file is already attached to the collection.
+   */
+  async insertFromFile(doc: NewDocument & { fileId: string; chunking: { size: number; overlap: number } | null }): Promise<DocumentRow | null> {
+    const { rows } = await this.q.query<DocumentRow>(
+      `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, metadata, external_id, callback_url, file_id, chunking)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (collection_id, file_id) WHERE status <> 'deleting' AND file_id IS NOT NULL DO NOTHING RETURNING *`,
+      [doc.id, doc.tenantId, doc.collectionId, doc.title, doc.mimeType, doc.sizeBytes, doc.sha256, doc.metadata, doc.externalId, doc.callbackUrl, doc.fileId, doc.chunking],
+    );
+    return rows[0] ?? null;
   }
 
   /**
@@ -115,7 +135,7 @@ export class DocumentsRepository {
 
   async findBySha(tenantId: string, collectionId: string, sha256: string): Promise<DocumentRow | undefined> {
     const { rows } = await this.q.query<DocumentRow>(
-      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND sha256 = $3 AND status <> 'deleting' AND source_url IS NULL`,
+      `SELECT * FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND sha256 = $3 AND status <> 'deleting' AND source_url IS NULL AND file_id IS NULL`,
       [tenantId, collectionId, sha256],
     );
     return rows[0];
@@ -148,8 +168,14 @@ export class DocumentsRepository {
     );
   }
 
+  /** The bytes to ingest: the upload's, or (a document attached from a file) the file's while it exists. */
   async source(id: string): Promise<Buffer | undefined> {
-    const { rows } = await this.q.query<{ content: Buffer }>(`SELECT content FROM document_sources WHERE document_id = $1`, [id]);
+    const { rows } = await this.q.query<{ content: Buffer }>(
+      `SELECT s.content FROM document_sources s WHERE s.document_id = $1
+       UNION ALL
+       SELECT f.content FROM documents d JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id AND (f.expires_at IS NULL OR f.expires_at > now()) WHERE d.id = $1`,
+      [id],
+    );
     return rows[0]?.content;
   }
 
@@ -194,13 +220,14 @@ export class DocumentsRepository {
 
   /**
    * A failed document goes back to `queued` for another ingest; false unless it failed and its
-   * bytes are kept, or can be fetched again from its URL.
+   * bytes are kept (its own, or its file's), or can be fetched again from its URL.
    */
   async requeue(id: string): Promise<boolean> {
     const { rowCount } = await this.q.query(
       `UPDATE documents SET status = 'queued', error_code = NULL, error_message = NULL, updated_at = now()
        WHERE id = $1 AND status = 'failed'
-         AND (source_url IS NOT NULL OR EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = documents.id))`,
+         AND (source_url IS NOT NULL OR EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = documents.id)
+              OR EXISTS (SELECT 1 FROM files f WHERE f.id = documents.file_id AND f.tenant_id = documents.tenant_id AND (f.expires_at IS NULL OR f.expires_at > now())))`,
       [id],
     );
     return rowCount === 1;

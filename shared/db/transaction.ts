@@ -4,10 +4,12 @@ import { ChatRepository } from "./chat.repository.ts";
 import { ChunksRepository } from "./chunks.repository.ts";
 import { CollectionsRepository } from "./collections.repository.ts";
 import { DocumentsRepository } from "./documents.repository.ts";
+import { FilesRepository } from "./files.repository.ts";
 import { IdempotencyRepository } from "./idempotency.repository.ts";
 import { JobsRepository } from "./jobs.repository.ts";
 import { OutboxRepository } from "./outbox.repository.ts";
 import type { Db } from "./pool.ts";
+import { VectorStoresRepository } from "./vector-stores.repository.ts";
 import { WorkflowsRepository } from "./workflows.repository.ts";
 import type { Queryable } from "./queryable.ts";
 
@@ -22,6 +24,8 @@ export interface Repositories {
   backups: BackupsRepository;
   workflows: WorkflowsRepository;
   idempotency: IdempotencyRepository;
+  files: FilesRepository;
+  vectorStores: VectorStoresRepository;
 }
 
 export function repositories(q: Queryable): Repositories {
@@ -35,6 +39,8 @@ export function repositories(q: Queryable): Repositories {
     backups: new BackupsRepository(q),
     workflows: new WorkflowsRepository(q),
     idempotency: new IdempotencyRepository(q),
+    files: new FilesRepository(q),
+    vectorStores: new VectorStoresRepository(q),
   };
 }
 

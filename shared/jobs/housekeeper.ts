@@ -1,3 +1,4 @@
+import { listScope, pruneTombstones, tombstone } from "../db/openai-list.ts";
 import type { Deps } from "../deps.ts";
 import { reconcileJobs } from "../use-cases/reconcile-jobs.ts";
 import { relayOutbox } from "./outbox-relay.ts";
@@ -39,6 +40,11 @@ export function startHousekeeper(deps: Deps, options: HousekeeperOptions = DEFAU
     await reconcileJobs(deps, options.healAfterMs);
     await deps.outbox.prune(7);
     await deps.idempotency.prune();
+    // Files past their expires_after: their bytes go (a cursor naming one still pages on); what
+    // was already ingested from them stays.
+    const expired = await deps.files.removeExpired(500);
+    for (const file of expired) await tombstone(deps.db, listScope.files(file.tenant_id), [file]);
+    await pruneTombstones(deps.db);
   };
 
   const loops = [

@@ -172,7 +172,7 @@ async function refreshUrlDocument(deps: Deps, document: DocumentRow, callbackUrl
 }
 
 /** Holds off a re-embed, a restore or a deletion of the collection until the transaction commits; refuses while one runs. */
-async function lockOpenCollection(tx: Transaction, collectionId: string): Promise<void> {
+export async function lockOpenCollection(tx: Transaction, collectionId: string): Promise<void> {
   const state = await tx.collections.lockForUpload(collectionId);
   if (state === "gone") throw notFound("collection");
   if (state === "reembedding") throw busyReembedding();
@@ -184,7 +184,7 @@ async function lockOpenCollection(tx: Transaction, collectionId: string): Promis
  * until the document is committed, admits it to the tenant's queue, inserts it with `insert`, and
  * records its ingest job. Null when the same document is already there (the caller answers with it).
  */
-async function insertAndQueue(
+export async function insertAndQueue(
   deps: Deps,
   tx: Transaction,
   target: { tenantId: string; collectionId: string; documentId: string; callbackUrl?: string | null },
@@ -274,12 +274,14 @@ export async function prepareDocument(
     content = fetched.content;
     mimeType = fetched.mimeType;
   }
-  if (!content || !mimeType) throw permanent("SOURCE_MISSING", "the document's uploaded bytes are no longer stored; upload it again");
+  if (!content || !mimeType) {
+    throw permanent("SOURCE_MISSING", document.file_id ? `its file ${document.file_id} was deleted or has expired` : "the document's uploaded bytes are no longer stored; upload it again");
+  }
 
   await deps.documents.markProcessing(document.id);
   const { config } = deps;
   const started = performance.now();
-  const parsed = await deps.parser.parse(content, mimeType, { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP }, step.signal);
+  const parsed = await deps.parser.parse(content, mimeType, document.chunking ?? { size: config.CHUNK_SIZE, overlap: config.CHUNK_OVERLAP }, step.signal);
   await step.checkpoint();
   const chunks = parsed.chunks
     .map((c) => ({ ...c, text: c.text.replaceAll(NUL, ""), heading: c.heading?.replaceAll(NUL, "") ?? null }))
@@ -332,6 +334,14 @@ export async function finalizeDocument(
 ): Promise<{ document_id: string; chunk_count: number; page_count: number | null }> {
   const document = await deps.documents.findById(payload.document_id);
   if (!document || document.status === "deleting") throw permanent("DOCUMENT_GONE", "the document was deleted while it was ingested");
+  if (document.metadata_updated_at) {
+    // Its metadata (a vector store file's attributes) changed after it was attached: a batch
+    // embedded before the change may have written the old metadata over the new.
+    const collection = await deps.collections.findById(document.collection_id);
+    if (collection) {
+      await deps.vectorStore.setDocumentMetadata({ tenantId: document.tenant_id, collectionId: collection.id, version: collection.vector_version }, document.id, document.metadata);
+    }
+  }
   return { document_id: document.id, chunk_count: document.chunk_count, page_count: document.page_count };
 }
 
@@ -344,18 +354,27 @@ export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: 
   const job = await acceptWork(deps, async (tx) => {
     const document = await tx.documents.get(tenantId, id);
     if (!document) throw notFound("document");
-    if ((await tx.collections.lockForUpload(document.collection_id)) === "restoring") throw busyRestoring("delete it");
-    if (!(await tx.documents.markDeleting(tenantId, id))) throw notFound("document");
-    return recordJob(deps, tx, {
-      name: "delete_document",
-      tenantId,
-      payload: { tenant_id: tenantId, collection_id: document.collection_id, document_id: id },
-      resource: { type: "document", id },
-      callbackUrl,
-    });
+    return hideForDeletion(deps, tx, document, callbackUrl);
   });
   await requestCancels(deps, [id], ["ingest_document"], { code: "CANCELLED", message: "its document was deleted" });
   return job;
+}
+
+/**
+ * Inside an accepting transaction: hides a document and records the job that deletes it (409 while
+ * its collection is being restored; 404 when it is already being deleted). The caller asks its
+ * ingest, if any, to stop once the transaction has committed.
+ */
+export async function hideForDeletion(deps: Deps, tx: Transaction, document: Pick<DocumentRow, "id" | "tenant_id" | "collection_id">, callbackUrl?: string): Promise<JobRow> {
+  if ((await tx.collections.lockForUpload(document.collection_id)) === "restoring") throw busyRestoring("delete it");
+  if (!(await tx.documents.markDeleting(document.tenant_id, document.id))) throw notFound("document");
+  return recordJob(deps, tx, {
+    name: "delete_document",
+    tenantId: document.tenant_id,
+    payload: { tenant_id: document.tenant_id, collection_id: document.collection_id, document_id: document.id },
+    resource: { type: "document", id: document.id },
+    callbackUrl,
+  });
 }
 
 export async function deleteDocument(

@@ -36,6 +36,8 @@ export interface SearchQuery {
   query: string;
   topK: number;
   filter?: Filter;
+  /** Only these documents' chunks (with the filter, when both are given); empty finds nothing. */
+  documentIds?: readonly string[];
   /** A cosine similarity: only with mode `vector` (the mode it implies when none is given). */
   scoreThreshold?: number;
   /** Default: the collection's (`defaultSearchMode`). */
@@ -144,7 +146,7 @@ export async function retrieve(
   const wide = mode === "hybrid" ? candidateCount(deps, query.topK, false) : query.topK;
   const [vectorHits, keywordHits] = await Promise.all([
     mode === "keyword" ? [] : vectorSearch(deps, collection, ref, query, wide, timings),
-    mode === "vector" ? [] : timed(timings, "keyword", () => deps.vectorStore.keywordSearch(ref, query.query, { topK: wide, filter: query.filter })),
+    mode === "vector" ? [] : timed(timings, "keyword", () => deps.vectorStore.keywordSearch(ref, query.query, { topK: wide, filter: query.filter, documentIds: query.documentIds })),
   ]);
 
   let ranked: Array<{ point: ScoredPoint; score: number; scores: SearchHit["scores"] }>;
@@ -176,7 +178,7 @@ export async function retrieve(
 
 async function vectorSearch(deps: Deps, collection: CollectionRow, ref: CollectionRef, query: Omit<SearchQuery, "rerank">, topK: number, timings?: Timings): Promise<ScoredPoint[]> {
   const vector = await timed(timings, "embed", () => deps.embedders.embedQuery(collection.embedding, query.query));
-  return timed(timings, "vector", () => deps.vectorStore.search(ref, vector, { topK, filter: query.filter, scoreThreshold: query.scoreThreshold }));
+  return timed(timings, "vector", () => deps.vectorStore.search(ref, vector, { topK, filter: query.filter, documentIds: query.documentIds, scoreThreshold: query.scoreThreshold }));
 }
 
 /** Joins ranked points with their chunk's text and document, in rank order. */

@@ -380,7 +380,7 @@ export class EmbeddedVectorStore implements VectorStore {
     const names = this.names(ref);
     const table = await this.open(names.points);
     if (!table) return [];
-    const where = await this.scope(ref, options.filter);
+    const where = await this.scope(ref, options.filter, options.documentIds);
     if (where === undefined) return [];
     // Without an ANN index the search is exact and refineFactor is ignored; with one, the
     // candidates are re-scored with the full vectors, so scores stay exact cosines.
@@ -411,7 +411,7 @@ export class EmbeddedVectorStore implements VectorStore {
     const table = await this.open(names.points);
     if (!table || !(await hasText(table))) return [];
     await this.keywordIndex(names.points, table);
-    const where = await this.scope(ref, options.filter);
+    const where = await this.scope(ref, options.filter, options.documentIds);
     if (where === undefined) return [];
     // A MatchQuery: the words are matched as terms, never parsed as a query language. Rows written
     // since the index was last updated are searched without it, so fresh chunks are found too.
@@ -501,11 +501,16 @@ export class EmbeddedVectorStore implements VectorStore {
    * matches (a pre-filter: the results are the true top-k of those documents); undefined when no
    * document matches.
    */
-  private async scope(ref: CollectionRef, filter: SearchOptions["filter"]): Promise<string | undefined> {
+  private async scope(ref: CollectionRef, filter: SearchOptions["filter"], documentIds?: readonly string[]): Promise<string | undefined> {
     const tenant = `tenant_id = ${sqlString(ref.tenantId)}`;
-    if (!filter || Object.keys(filter).length === 0) return tenant;
-    const ids = await this.documentsMatching(ref, filter);
-    return ids.length === 0 ? undefined : `${tenant} AND document_id IN (${ids.map(sqlString).join(", ")})`;
+    const filtered = filter && Object.keys(filter).length > 0;
+    if (!filtered && !documentIds) return tenant;
+    let ids = filtered ? await this.documentsMatching(ref, filter) : [...documentIds!];
+    if (filtered && documentIds) {
+      const allowed = new Set(documentIds);
+      ids = ids.filter((id) => allowed.has(id));
+    }
+    return ids.length === 0 ? undefined : `${tenant} AND document_id IN (${ids.map((id) => sqlString(assertUuid(id, "document id"))).join(", ")})`;
   }
 
   private async documentsMatching(ref: CollectionRef, filter: NonNullable<SearchOptions["filter"]>): Promise<string[]> {
@@ -524,6 +529,17 @@ export class EmbeddedVectorStore implements VectorStore {
       this.metadataCache.set(key, cached);
     }
     return cached.rows.filter((r) => matchesFilter(filter, r.metadata)).map((r) => r.id);
+  }
+
+  async setDocumentMetadata(ref: CollectionRef, documentId: string, metadata: Record<string, unknown>): Promise<void> {
+    return this.fresh(ref, async () => {
+      const docs = await this.writable(this.names(ref).docs, KEYS.docs);
+      if (!docs) return;
+      await docs.update({
+        where: `document_id = ${sqlString(assertUuid(documentId, "document id"))} AND tenant_id = ${sqlString(ref.tenantId)}`,
+        values: { metadata: JSON.stringify(metadata) },
+      });
+    });
   }
 
   async deleteDocument(ref: CollectionRef, documentId: string): Promise<void> {

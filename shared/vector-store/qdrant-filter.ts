@@ -48,12 +48,13 @@ function translateCondition(key: string, condition: Condition): QdrantCondition 
 
 /**
  * Translates the API's filter language to a Qdrant filter, always scoped to the tenant (and, when
- * given, one document). Semantics match `matchesFilter`: all keys must hold; Qdrant matches an
+ * given, one document or a set of documents). Semantics match `matchesFilter`: all keys must hold; Qdrant matches an
  * array payload when any element matches, as the reference does.
  */
-export function toQdrantFilter(tenantId: string, filter?: Filter, documentId?: string): QdrantFilter {
+export function toQdrantFilter(tenantId: string, filter?: Filter, documentId?: string, documentIds?: readonly string[]): QdrantFilter {
   const must: QdrantCondition[] = [{ key: "tenant_id", match: { value: tenantId } }];
   if (documentId) must.push({ key: "document_id", match: { value: documentId } });
+  if (documentIds) must.push(documentIds.length === 0 ? NOTHING : { key: "document_id", match: { any: [...documentIds] } });
   for (const [key, condition] of Object.entries(filter ?? {})) must.push(translateCondition(key, condition));
   return { must };
 }

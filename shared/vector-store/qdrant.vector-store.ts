@@ -276,7 +276,7 @@ export class QdrantVectorStore implements VectorStore {
     try {
       const { points } = await this.client.query(name, {
         query: vector,
-        filter: toQdrantFilter(ref.tenantId, options.filter),
+        filter: toQdrantFilter(ref.tenantId, options.filter, undefined, options.documentIds),
         limit: options.topK,
         with_payload: ["document_id", "chunk_index"],
         ...(options.scoreThreshold !== undefined ? { score_threshold: options.scoreThreshold } : {}),
@@ -298,7 +298,7 @@ export class QdrantVectorStore implements VectorStore {
       const { points } = await this.client.query(name, {
         query: terms,
         using: TEXT_VECTOR,
-        filter: toQdrantFilter(ref.tenantId, options.filter),
+        filter: toQdrantFilter(ref.tenantId, options.filter, undefined, options.documentIds),
         limit: options.topK,
         with_payload: ["document_id", "chunk_index"],
       });
@@ -384,6 +384,16 @@ export class QdrantVectorStore implements VectorStore {
       // A point deleted since it was read: read them again, once.
       if (isNotFound(err) && again) return this.setTextBatch(ref, name, texts, false);
       throw storeError(err, "setting points' text");
+    }
+  }
+
+  async setDocumentMetadata(ref: CollectionRef, documentId: string, metadata: Record<string, unknown>): Promise<void> {
+    const name = QdrantVectorStore.collectionName(ref);
+    try {
+      // set_payload replaces the `metadata` key as a whole on every point of the document.
+      await this.client.setPayload(name, { wait: true, payload: { metadata }, filter: toQdrantFilter(ref.tenantId, undefined, documentId) });
+    } catch (err) {
+      if (!isNotFound(err)) throw storeError(err, "setting a document's metadata");
     }
   }
 

@@ -42,12 +42,16 @@ export interface VectorSnapshot {
 export interface SearchOptions {
   topK: number;
   filter?: Filter;
+  /** Only points of these documents (and the filter's, when both are given); empty finds nothing. */
+  documentIds?: readonly string[];
   scoreThreshold?: number;
 }
 
 export interface KeywordSearchOptions {
   topK: number;
   filter?: Filter;
+  /** As in SearchOptions. */
+  documentIds?: readonly string[];
 }
 
 export interface OptimizeOptions {
@@ -101,6 +105,11 @@ export interface VectorStore {
    * (they were rewritten since), and ids that do not exist are ignored.
    */
   setTexts(ref: CollectionRef, texts: Array<{ id: string; text: string }>): Promise<void>;
+  /**
+   * Replaces the metadata that filters see on every point of a document (its attributes were
+   * updated); a document without points is not an error.
+   */
+  setDocumentMetadata(ref: CollectionRef, documentId: string, metadata: Record<string, unknown>): Promise<void>;
   /** Removes every point of a document. */
   deleteDocument(ref: CollectionRef, documentId: string): Promise<void>;
   /** Number of points in the collection, or of one document. */

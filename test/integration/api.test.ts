@@ -260,6 +260,12 @@ describe("the OpenAPI description", () => {
         "POST /v1/backups", "GET /v1/backups", "GET /v1/backups/{id}", "POST /v1/backups/{id}/restore",
         "POST /v1/workflows", "GET /v1/workflows", "GET /v1/workflows/signing-secret", "GET /v1/workflows/{id}", "PUT /v1/workflows/{id}", "DELETE /v1/workflows/{id}",
         "POST /v1/workflows/{id}/runs", "GET /v1/workflows/{id}/runs", "GET /v1/workflow-runs/{id}",
+        "POST /v1/files", "GET /v1/files", "GET /v1/files/{id}", "DELETE /v1/files/{id}", "GET /v1/files/{id}/content",
+        "POST /v1/vector_stores", "GET /v1/vector_stores", "GET /v1/vector_stores/{id}", "POST /v1/vector_stores/{id}", "DELETE /v1/vector_stores/{id}",
+        "POST /v1/vector_stores/{id}/search", "POST /v1/vector_stores/{id}/files", "GET /v1/vector_stores/{id}/files",
+        "GET /v1/vector_stores/{id}/files/{fileId}", "POST /v1/vector_stores/{id}/files/{fileId}", "DELETE /v1/vector_stores/{id}/files/{fileId}",
+        "GET /v1/vector_stores/{id}/files/{fileId}/content", "POST /v1/vector_stores/{id}/file_batches", "GET /v1/vector_stores/{id}/file_batches/{batchId}",
+        "POST /v1/vector_stores/{id}/file_batches/{batchId}/cancel", "GET /v1/vector_stores/{id}/file_batches/{batchId}/files",
       ].sort(),
     );
     const search = doc.paths["/v1/collections/{id}/search"].post.requestBody.content["application/json"].schema;

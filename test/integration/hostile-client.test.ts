@@ -1,10 +1,10 @@
 import { readFileSync, readdirSync } from "node:fs";
-import net from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonNestingExceeds } from "../../api/middleware/json-body.ts";
 import { startTestStack, type TestStack } from "../helpers/app.ts";
 import { apiClient, type ApiClient } from "../helpers/http.ts";
+import { rawExchange } from "../helpers/raw-socket.ts";
 import { TEST_KEYS } from "../helpers/test-env.ts";
 
 let stack: TestStack;
@@ -31,29 +31,9 @@ interface RawAnswer {
   text: string;
 }
 
-/**
- * Writes bytes to the api over a plain socket and reads whatever comes back until it closes (every
- * request says `Connection: close`). `halfClose` ends the writing side at once — Node's server then
- * drops a request whose body is still incomplete.
- */
-function raw(request: string | Buffer, options: { halfClose?: boolean } = {}): Promise<RawAnswer> {
-  const { port, hostname } = new URL(stack.url);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error("no answer in 5 s"));
-    }, 5_000);
-    socket.on("data", (data) => chunks.push(data));
-    socket.on("error", () => undefined); // a reset after the answer is fine
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve(parseAnswer(Buffer.concat(chunks).toString("latin1")));
-    });
-    socket.write(request);
-    if (options.halfClose) socket.end();
-  });
+/** Bytes to the api over a plain socket, and what came back until it closed. */
+async function raw(request: string | Buffer, options: { halfClose?: boolean } = {}): Promise<RawAnswer> {
+  return parseAnswer((await rawExchange(stack.url, request, options)).toString("latin1"));
 }
 
 function parseAnswer(text: string): RawAnswer {

@@ -19,7 +19,7 @@ describe("migrations", () => {
     await client.connect();
     const { rows } = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
     await client.end();
-    expect(rows.map((r) => r.table_name)).toEqual(["backups", "callback_attempts", "chat_messages", "chat_sessions", "chunks", "collections", "document_sources", "documents", "idempotency_keys", "job_events", "jobs", "outbox", "quarry_migrations", "workflow_runs", "workflow_steps", "workflow_versions", "workflows"]);
+    expect(rows.map((r) => r.table_name)).toEqual(["backups", "callback_attempts", "chat_messages", "chat_sessions", "chunks", "collections", "document_sources", "documents", "files", "idempotency_keys", "job_events", "jobs", "list_tombstones", "outbox", "quarry_migrations", "vector_store_file_batch_files", "vector_store_file_batches", "vector_stores", "workflow_runs", "workflow_steps", "workflow_versions", "workflows"]);
     expect(await migrate(env.databaseUrl, logger)).toEqual([]);
   });
 });

@@ -155,7 +155,9 @@ describe("limits and switches", () => {
   });
 
   it("stops OCR past its page budget with PARSE_TIMEOUT, ends tesseract's thread too, and the pool keeps working", async () => {
-    const p = poolWith({ timeoutMs: 1_000, ocrPageTimeoutMs: 1_500 });
+    // The parse budget only has to last until OCR starts (a fresh, niced thread: slow on a loaded machine);
+    // OCR of this 7-second page then outlasts what is left of it plus the page budget.
+    const p = poolWith({ timeoutMs: 2_500, ocrPageTimeoutMs: 500 });
     await p.parse(Buffer.from("warm"), MIME.text, chunking); // the thread is up: the page budget is what stops it
     const before = threads();
     const started = Date.now();

@@ -91,12 +91,15 @@ function contract(doc: Json) {
     seen.set(`${method} ${path}`, (seen.get(`${method} ${path}`) ?? new Set()).add(status));
     return response as Json;
   };
-  const mediaOf = (response: Json, headers: Headers) => {
-    const type = headers.get("content-type")?.split(";")[0]?.trim() ?? "";
-    expect(Object.keys(response.content ?? {}), "the content type is described").toContain(type);
+  const requiredHeaders = (response: Json, headers: Headers) => {
     for (const [name, header] of Object.entries((response.headers ?? {}) as Json)) {
       if (header.required) expect(headers.has(name), `the ${name} header`).toBe(true);
     }
+  };
+  const mediaOf = (response: Json, headers: Headers) => {
+    const type = headers.get("content-type")?.split(";")[0]?.trim() ?? "";
+    expect(Object.keys(response.content ?? {}), "the content type is described").toContain(type);
+    requiredHeaders(response, headers);
     return response.content[type] as Json;
   };
   return {
@@ -118,6 +121,17 @@ function contract(doc: Json) {
       expect(check(res.text), `${method} ${path} → ${res.status}: ${ajv.errorsText(check.errors)}`).toBe(true);
       const bad = res.text.split("\n").filter((line) => line !== "" && !line.startsWith("#") && !/^[a-zA-Z_:][\w:]*(\{.*\})? \S+$/.test(line));
       expect(bad, "lines that are neither comments nor samples").toEqual([]);
+      return res;
+    },
+    /**
+     * Checks an answer of bytes whose type is the content's own (a file's download): described as
+     * any type (`*\/*`) of binary string, with its required headers.
+     */
+    checkBytes<A extends Answer>(method: string, path: string, res: A): A {
+      const response = responseFor(method, path, res.status);
+      expect(response.content?.["*/*"]?.schema, "bytes of any type are described").toEqual({ type: "string", format: "binary" });
+      expect(res.headers.get("content-type"), "the bytes' type is sent").toBeTruthy();
+      requiredHeaders(response, res.headers);
       return res;
     },
     /** Checks an event stream: its content type, and each event's data by the event's name. */
@@ -166,6 +180,16 @@ const jobEnds = (jobId: string) =>
     const res = api.check("GET", "/v1/jobs/{id}", await acme.get(`/v1/jobs/${jobId}`));
     return ENDED.includes(res.body.status) ? res.body : undefined;
   }, 20_000, `job ${jobId} to end`);
+
+/** `POST /v1/files`, multipart as OpenAI's SDKs send it: the fields, then the file. */
+async function uploadToFiles(key: string, file: { name: string; content: Buffer }, fields: Record<string, string> = { purpose: "assistants" }, baseUrl = stack.url) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob([new Uint8Array(file.content)]), file.name);
+  const res = await fetch(`${baseUrl}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: form });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
 
 const state = { collection: "", jobs: [] as string[], documents: {} as Record<string, string>, failedJob: "" };
 
@@ -405,11 +429,127 @@ describe("answers match the document", () => {
     expect(ended.map((j) => j.status)).toEqual(["succeeded", "succeeded"]);
   });
 
+  it("OpenAI-compatible files, vector stores, their files and file batches", async () => {
+    const vs = "/v1/vector_stores/{id}";
+    const vsFile = "/v1/vector_stores/{id}/files/{fileId}";
+    const batch = "/v1/vector_stores/{id}/file_batches/{batchId}";
+    const readme = corpusFile("markdown/README.md");
+    const notes = Buffer.from("Durable job records live in Postgres. The queue lives in Redis and only carries job ids.\n");
+
+    // Files: multipart uploads, lists, downloads.
+    expect(api.check("GET", "/v1/files", await open.get("/v1/files")).body.error.code).toBe("invalid_api_key");
+    const md = api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "README.md", content: readme }, { purpose: "assistants", "expires_after[anchor]": "created_at", "expires_after[seconds]": "3600" }));
+    expect(md.status).toBe(200);
+    expect(md.body.expires_at - md.body.created_at).toBeGreaterThanOrEqual(3599);
+    const txt = api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "notes.txt", content: notes }));
+    const zip = api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "archive.zip", content: corpusFile("docx/empty.zip") }));
+    const more = api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "more.txt", content: Buffer.from("Workers take jobs from the queue.\n") }));
+    expect(api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "x.txt", content: notes }, {})).body.error).toMatchObject({ code: "validation_error", param: "purpose" });
+    expect(api.check("POST", "/v1/files", await acme.post("/v1/files", { purpose: "assistants" })).status).toBe(400);
+    expect(api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "big.txt", content: Buffer.alloc(250_000, "a") })).status).toBe(413);
+    api.check("GET", "/v1/files", await acme.get("/v1/files?limit=2&order=asc"));
+    expect(api.check("GET", "/v1/files/{id}", await acme.get(`/v1/files/${md.body.id}`)).body).toEqual(md.body);
+    expect(api.check("GET", "/v1/files/{id}", await globex.get(`/v1/files/${md.body.id}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/files/{id}", await acme.get("/v1/files/not-a-file")).status).toBe(404);
+    expect(api.checkBytes("GET", "/v1/files/{id}/content", await acme.get(`/v1/files/${md.body.id}/content`)).text).toBe(readme.toString("utf8"));
+    expect(api.check("GET", "/v1/files/{id}/content", await globex.get(`/v1/files/${md.body.id}/content`)).status).toBe(404);
+
+    // Vector stores.
+    const created = api.check("POST", "/v1/vector_stores", await acme.post("/v1/vector_stores", { name: "contract", metadata: { team: "platform" }, file_ids: [md.body.id] }));
+    expect(created.body.file_counts.total).toBe(1);
+    const id = created.body.id as string;
+    expect(api.check("POST", "/v1/vector_stores", await acme.post("/v1/vector_stores", { file_ids: [`file-${"0".repeat(24)}`] })).body.error.param).toBe("file_ids");
+    expect(api.check("POST", "/v1/vector_stores", await acme.post("/v1/vector_stores", { name: 5 })).status).toBe(400);
+    expect(api.check("POST", "/v1/vector_stores", await acme.call("POST", "/v1/vector_stores", "name=x", { "content-type": "text/plain" })).status).toBe(415);
+    api.check("GET", "/v1/vector_stores", await acme.get("/v1/vector_stores?limit=1"));
+    api.check("GET", vs, await acme.get(`/v1/vector_stores/${id}`));
+    expect(api.check("GET", vs, await globex.get(`/v1/vector_stores/${id}`)).status).toBe(404);
+    const renamed = api.check("POST", vs, await acme.post(`/v1/vector_stores/${id}`, { name: "renamed", expires_after: { anchor: "last_active_at", days: 7 } }));
+    expect(renamed.body).toMatchObject({ name: "renamed", expires_after: { days: 7 }, expires_at: expect.any(Number) });
+    expect(api.check("POST", vs, await acme.post(`/v1/vector_stores/${id}`, { metadata: "x" })).status).toBe(400);
+
+    // Its files, polled until they end.
+    const attached = api.check("POST", "/v1/vector_stores/{id}/files", await acme.post(`/v1/vector_stores/${id}/files`, { file_id: txt.body.id, attributes: { year: 2024, team: "platform" } }));
+    if (attached.body.status === "in_progress") expect(attached.headers.get("openai-poll-after-ms")).toBe("500");
+    const unsupported = api.check("POST", "/v1/vector_stores/{id}/files", await acme.post(`/v1/vector_stores/${id}/files`, { file_id: zip.body.id }));
+    expect(unsupported.body).toMatchObject({ status: "failed", last_error: { code: "unsupported_file" } });
+    expect(api.check("POST", "/v1/vector_stores/{id}/files", await acme.post(`/v1/vector_stores/${id}/files`, { file_id: `file-${"0".repeat(24)}` })).status).toBe(404);
+    expect(api.check("POST", "/v1/vector_stores/{id}/files", await acme.post(`/v1/vector_stores/${id}/files`, { file_id: txt.body.id, attributes: { nested: { no: 1 } } })).status).toBe(400);
+    for (const fileId of [md.body.id, txt.body.id]) {
+      await waitFor(async () => {
+        const res = api.check("GET", vsFile, await acme.get(`/v1/vector_stores/${id}/files/${fileId}`));
+        expect(res.headers.has("openai-poll-after-ms")).toBe(res.body.status === "in_progress");
+        return res.body.status === "completed";
+      }, 20_000, `${fileId} to be completed`);
+    }
+    expect(api.check("GET", vsFile, await acme.get(`/v1/vector_stores/${id}/files/${more.body.id}`)).status).toBe(404);
+    expect(api.check("GET", "/v1/vector_stores/{id}/files", await acme.get(`/v1/vector_stores/${id}/files?filter=completed&limit=1`)).body.has_more).toBe(true);
+    expect(api.check("GET", "/v1/vector_stores/{id}/files", await acme.get(`/v1/vector_stores/${id}/files?filter=sideways`)).status).toBe(400);
+    expect(api.check("GET", "/v1/vector_stores/{id}/files", await globex.get(`/v1/vector_stores/${id}/files`)).status).toBe(404);
+    const updated = api.check("POST", vsFile, await acme.post(`/v1/vector_stores/${id}/files/${txt.body.id}`, { attributes: { year: 2025, team: "platform", public: true } }));
+    expect(updated.body.attributes).toEqual({ year: 2025, team: "platform", public: true });
+    expect(api.check("POST", vsFile, await acme.post(`/v1/vector_stores/${id}/files/${txt.body.id}`, {})).status).toBe(400);
+    const content = api.check("GET", `${vsFile}/content`, await acme.get(`/v1/vector_stores/${id}/files/${txt.body.id}/content`));
+    expect(content.body.data.map((c: Json) => c.text).join(" ")).toContain("Durable job records");
+    expect(api.check("GET", `${vsFile}/content`, await acme.get(`/v1/vector_stores/${id}/files/${more.body.id}/content`)).status).toBe(404);
+
+    // Search, with attribute filters.
+    const search = `/v1/vector_stores/${id}/search`;
+    const found = api.check("POST", `${vs}/search`, await acme.post(search, { query: "where do durable job records live?", filters: { type: "eq", key: "year", value: 2025 } }));
+    expect(found.body.data.map((h: Json) => h.file_id)).toEqual([txt.body.id]);
+    api.check("POST", `${vs}/search`, await acme.post(search, { query: ["job records", "markdown"], max_num_results: 3, ranking_options: { ranker: "none", score_threshold: 0 } }));
+    expect(api.check("POST", `${vs}/search`, await acme.post(search, { query: "" })).status).toBe(400);
+    expect(api.check("POST", `${vs}/search`, await globex.post(search, { query: "x" })).status).toBe(404);
+
+    // File batches: with the workers paused, the batch stays in_progress until it is cancelled.
+    const workers = stack.workers!.workers;
+    await Promise.all(workers.map((w) => w.pause()));
+    let batchId: string;
+    try {
+      const started = api.check("POST", "/v1/vector_stores/{id}/file_batches", await acme.post(`/v1/vector_stores/${id}/file_batches`, { file_ids: [more.body.id], attributes: { year: 2026 } }));
+      expect(started.body).toMatchObject({ status: "in_progress", file_counts: { in_progress: 1, total: 1 } });
+      expect(started.headers.get("openai-poll-after-ms")).toBe("500");
+      batchId = started.body.id;
+      expect(api.check("GET", batch, await acme.get(`/v1/vector_stores/${id}/file_batches/${batchId}`)).headers.get("openai-poll-after-ms")).toBe("500");
+      const cancelled = api.check("POST", `${batch}/cancel`, await acme.post(`/v1/vector_stores/${id}/file_batches/${batchId}/cancel`));
+      expect(cancelled.body).toMatchObject({ status: "cancelled", file_counts: { cancelled: 1, in_progress: 0 } });
+    } finally {
+      await Promise.all(workers.map((w) => w.resume()));
+    }
+    const listed = api.check("GET", `${batch}/files`, await acme.get(`/v1/vector_stores/${id}/file_batches/${batchId}/files`));
+    expect(listed.body).toMatchObject({ object: "list", data: [{ id: more.body.id, status: "cancelled", attributes: { year: 2026 } }], first_id: more.body.id, last_id: more.body.id, has_more: false });
+    expect(api.check("POST", "/v1/vector_stores/{id}/file_batches", await acme.post(`/v1/vector_stores/${id}/file_batches`, { file_ids: [more.body.id], files: [{ file_id: more.body.id }] })).status).toBe(400);
+    expect(api.check("GET", batch, await acme.get(`/v1/vector_stores/${id}/file_batches/vsfb_${"0".repeat(32)}`)).status).toBe(404);
+    expect(api.check("GET", `${batch}/files`, await acme.get(`/v1/vector_stores/${id}/file_batches/${batchId}/files?after=nope`)).body.error.code).toBe("invalid_cursor");
+
+    // Removing a file from the store, the store expiring, deleting the store and the files.
+    expect(api.check("DELETE", vsFile, await acme.delete(`/v1/vector_stores/${id}/files/${zip.body.id}`)).body).toEqual({ id: zip.body.id, object: "vector_store.file.deleted", deleted: true });
+    expect(api.check("DELETE", vsFile, await acme.delete(`/v1/vector_stores/${id}/files/${zip.body.id}`)).status).toBe(404);
+    await stack.deps.db.query(`UPDATE vector_stores SET last_active_at = now() - interval '8 days' WHERE id = $1`, [id]);
+    expect(api.check("GET", vs, await acme.get(`/v1/vector_stores/${id}`)).body.status).toBe("expired");
+    expect(api.check("POST", `${vs}/search`, await acme.post(search, { query: "x" })).body.error.code).toBe("vector_store_expired");
+    expect(api.check("POST", "/v1/vector_stores/{id}/files", await acme.post(`/v1/vector_stores/${id}/files`, { file_id: more.body.id })).body.error.code).toBe("vector_store_expired");
+    expect(api.check("DELETE", vs, await acme.delete(`/v1/vector_stores/${id}`)).body).toEqual({ id, object: "vector_store.deleted", deleted: true });
+    expect(api.check("DELETE", vs, await acme.delete(`/v1/vector_stores/${id}`)).status).toBe(404);
+    expect(api.check("DELETE", "/v1/files/{id}", await acme.delete(`/v1/files/${txt.body.id}`)).body).toEqual({ id: txt.body.id, object: "file", deleted: true });
+    expect(api.check("DELETE", "/v1/files/{id}", await acme.delete(`/v1/files/${txt.body.id}`)).status).toBe(404);
+  });
+
+  // OPENAI_ROUTES (api/middleware/errors.ts) is matched against the URL with its query string.
+  it("errors of /v1/files and /v1/vector_stores with a query string have OpenAI's shape", async () => {
+    expect(api.check("GET", "/v1/files", await acme.get(`/v1/files?after=file-${"0".repeat(24)}`)).body.error.code).toBe("invalid_cursor");
+    expect(api.check("GET", "/v1/vector_stores", await acme.get(`/v1/vector_stores?before=vs_${"0".repeat(32)}`)).body.error.code).toBe("invalid_cursor");
+  });
+
   it("503 when the queue cannot take the work", async () => {
     const client = apiClient(offline.url, TEST_KEYS.acme);
     const c = api.check("POST", "/v1/collections", await client.post("/v1/collections", { name: "offline" }));
     expect(api.check("POST", "/v1/collections/{id}/documents", await client.post(`/v1/collections/${c.body.id}/documents`, { text: "cannot be queued" })).status).toBe(503);
     expect(api.check("DELETE", "/v1/collections/{id}", await client.delete(`/v1/collections/${c.body.id}`)).status).toBe(503);
+    const store = api.check("POST", "/v1/vector_stores", await client.post("/v1/vector_stores", { name: "offline" }));
+    const file = api.check("POST", "/v1/files", await uploadToFiles(TEST_KEYS.acme, { name: "offline.txt", content: Buffer.from("cannot be queued") }, undefined, offline.url));
+    const refused = api.check("POST", "/v1/vector_stores/{id}/files", await client.post(`/v1/vector_stores/${store.body.id}/files`, { file_id: file.body.id }));
+    expect(refused.body.error).toMatchObject({ type: "server_error", code: "queue_unavailable" });
   });
 
   it("every operation in the document was answered, with the errors that matter", () => {

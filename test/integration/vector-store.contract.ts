@@ -147,6 +147,35 @@ export function describeVectorStoreContract(name: string, create: () => Promise<
       expect(await store.search(c, unit([1]), { topK: 5, filter: { any: "thing" } })).toEqual([]);
     });
 
+    it("restricts vector and keyword search to a set of documents, together with the metadata filter", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const [a, b, d] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.upsert(c, [point(a, 0, [1], { tag: "x" }, "quince jam"), point(b, 0, [1, 0.1], { tag: "y" }, "quince jelly"), point(d, 0, [1, 0.2], { tag: "x" }, "quince paste")]);
+      const ids = async (opts: { filter?: Record<string, string>; documentIds?: string[] }) => ({
+        vector: (await store.search(c, unit([1]), { topK: 10, ...opts })).map((h) => h.documentId).sort(),
+        keyword: (await store.keywordSearch(c, "quince", { topK: 10, ...opts })).map((h) => h.documentId).sort(),
+      });
+      expect(await ids({ documentIds: [a, b] })).toEqual({ vector: [a, b].sort(), keyword: [a, b].sort() });
+      expect(await ids({ documentIds: [a, b], filter: { tag: "x" } })).toEqual({ vector: [a], keyword: [a] });
+      expect(await ids({ documentIds: [] })).toEqual({ vector: [], keyword: [] });
+      expect(await ids({ documentIds: [randomUUID()] })).toEqual({ vector: [], keyword: [] });
+    });
+
+    it("replaces a document's metadata on all its points, which filters then see", async () => {
+      const c = ref();
+      await store.ensureCollection(c, DIM);
+      const [a, b] = [randomUUID(), randomUUID()];
+      await store.upsert(c, [point(a, 0, [1], { tag: "old", keep: "1" }), point(a, 1, [1, 0.1], { tag: "old", keep: "1" }), point(b, 0, [1], { tag: "old" })]);
+      await store.setDocumentMetadata(c, a, { tag: "new" });
+      const tagged = async (filter: Record<string, string>) => (await store.search(c, unit([1]), { topK: 10, filter })).map((h) => `${h.documentId}:${h.chunkIndex}`).sort();
+      expect(await tagged({ tag: "new" })).toEqual([`${a}:0`, `${a}:1`].sort());
+      expect(await tagged({ tag: "old" })).toEqual([`${b}:0`]);
+      expect(await tagged({ keep: "1" })).toEqual([]);
+      await store.setDocumentMetadata(c, randomUUID(), { tag: "none" }); // no points: not an error
+      await store.setDocumentMetadata(ref(), a, { tag: "none" }); // no collection: not an error
+    });
+
     it("keeps vector generations apart and drops one or all of them", async () => {
       const base = { ...ref(), version: 0 };
       const next = { ...base, version: 1 };

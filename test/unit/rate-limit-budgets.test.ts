@@ -11,6 +11,17 @@ describe("which budget a /v1 request spends", () => {
     expect(budgetOf("POST", "/embeddings")).toBe("queries");
   });
 
+  it("counts the OpenAI-compatible uploads, attachments and searches as uploads and queries", () => {
+    expect(budgetOf("POST", "/files")).toBe("uploads");
+    expect(budgetOf("POST", "/vector_stores/vs_1/files")).toBe("uploads");
+    expect(budgetOf("POST", "/vector_stores/vs_1/file_batches")).toBe("uploads");
+    expect(budgetOf("POST", "/vector_stores/vs_1/search")).toBe("queries");
+    expect(budgetOf("POST", "/vector_stores")).toBe("requests");
+    expect(budgetOf("POST", "/vector_stores/vs_1/files/file-1")).toBe("requests");
+    expect(budgetOf("POST", "/vector_stores/vs_1/file_batches/vsfb_1/cancel")).toBe("requests");
+    expect(budgetOf("GET", "/files")).toBe("requests");
+  });
+
   it("puts reads and every other write in the rest", () => {
     expect(budgetOf("GET", "/collections/abc/documents")).toBe("requests");
     expect(budgetOf("GET", "/chat/sessions/abc")).toBe("requests");
