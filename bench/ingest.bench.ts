@@ -9,13 +9,13 @@ import { corpusFile } from "../test/helpers/corpus.ts";
 import { apiClient, uploadFile } from "../test/helpers/http.ts";
 import { startApiAndWorker } from "../test/helpers/processes.ts";
 import { createTestEnv, TEST_KEYS, waitFor } from "../test/helpers/test-env.ts";
-import { cpuSeconds, memoryMb } from "./stats.ts";
+import { cpuSeconds, memoryMb, threadCpuDelta, threadCpuSeconds } from "./stats.ts";
 
 const FILES = ["pdf/freeculture.pdf", "pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf"];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? "ingest=2,embed=4";
 
-async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPerSecond: number }> {
+async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPerSecond: number; cpuSeconds: number }> {
   const parse = async (file: string) => {
     const parser = new PDFParse({ data: new Uint8Array(corpusFile(file)) });
     const result = await parser.getText();
@@ -25,26 +25,39 @@ async function rawPdfParse(): Promise<{ pages: number; seconds: number; pagesPer
   for (const file of FILES) await parse(file); // warm-up: module load, JIT
   let pages = 0;
   const started = performance.now();
+  const cpuBefore = cpuSeconds(process.pid);
   for (let round = 0; round < ROUNDS; round++) for (const file of FILES) pages += await parse(file);
   const seconds = (performance.now() - started) / 1000;
-  return { pages, seconds, pagesPerSecond: pages / seconds };
+  // Every thread of this process: pdf.js's own, and V8's helpers (concurrent GC, compilation).
+  const cpuSecondsUsed = Math.round((cpuSeconds(process.pid) - cpuBefore) * 10) / 10;
+  return { pages, seconds, pagesPerSecond: pages / seconds, cpuSeconds: cpuSecondsUsed };
 }
 
 async function pipeline() {
   // BENCH_OCR_ENABLED=false: no OCR of freeculture.pdf's cover (its one page without a text layer),
   // as a pipeline that does no OCR (the LangChain.js peer) does.
   const env = createTestEnv({ LOG_LEVEL: "warn", WORKER_CONCURRENCY: CONCURRENCY, OCR_ENABLED: process.env.BENCH_OCR_ENABLED ?? "true" });
-  const processes = await startApiAndWorker({ ...env.env, LOG_LEVEL: "info" });
+  // BENCH_NODE_OPTIONS reaches the api and the worker (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const nodeOptions = {
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+  };
+  const processes = await startApiAndWorker({ ...env.env, LOG_LEVEL: "info", ...nodeOptions });
   const { api, worker, url } = processes;
   try {
     const client = apiClient(url, TEST_KEYS.acme);
 
     // Warm-up round (not timed): the first parse thread and LanceDB tables start cold.
+    // One document per ingest slot, so that every parse thread has started and compiled pdf.js.
     const warm = (await client.post("/v1/collections", { name: "warm-up" })).body.id;
-    const warmJob = (await uploadFile(url, TEST_KEYS.acme, warm, { name: "t.pdf", content: corpusFile("pdf/tracemonkey.pdf") })).body.job.id;
-    await waitFor(async () => ((await client.get(`/v1/jobs/${warmJob}`)).body.status === "succeeded" ? true : undefined), 120_000);
+    const slots = Number(/ingest=(\d+)/.exec(CONCURRENCY)?.[1] ?? 2);
+    const warmJobs = await Promise.all(
+      Array.from({ length: slots }, async (_, i) => (await uploadFile(url, TEST_KEYS.acme, warm, { name: `t${i}.pdf`, content: corpusFile(i % 2 ? "pdf/freeculture.pdf" : "pdf/tracemonkey.pdf") })).body.job.id as string),
+    );
+    for (const warmJob of warmJobs) await waitFor(async () => ((await client.get(`/v1/jobs/${warmJob}`)).body.status === "succeeded" ? true : undefined), 120_000);
 
     const cpuBefore = { api: cpuSeconds(api.child.pid!), worker: cpuSeconds(worker.child.pid!) };
+    const threadsBefore = threadCpuSeconds(worker.child.pid!);
     const started = performance.now();
     const jobs: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -71,6 +84,8 @@ async function pipeline() {
     const cpu = {
       workerCpuSeconds: Math.round((cpuSeconds(worker.child.pid!) - cpuBefore.worker) * 10) / 10,
       apiCpuSeconds: Math.round((cpuSeconds(api.child.pid!) - cpuBefore.api) * 10) / 10,
+      // Where the worker's CPU went, by OS thread name (the parse threads are `node` too, or named).
+      workerCpuByThread: threadCpuDelta(threadsBefore, threadCpuSeconds(worker.child.pid!)),
     };
     return { pages, chunks, seconds, pagesPerSecond: pages / seconds, ...cpu, workerPeakRssMb: memoryMb(worker.child.pid!, "VmHWM"), apiPeakRssMb: memoryMb(api.child.pid!, "VmHWM") };
   } finally {

@@ -3,9 +3,13 @@
  * (1) the same ingest (the four bench PDFs × BENCH_ROUNDS) with 1 and with 2 worker processes,
  *     alternating, each on a fresh stack, medians of SCALING_RUNS;
  * (2) an idle worker's RSS and Redis connections;
- * (3) a worker's RSS over 200 PDFs (after 10 against after 200: flat means within ±10 %).
+ * (3) a worker's RSS over 200 PDFs (after 10 against after 200: flat means within ±10 %), with
+ *     glibc's default malloc arenas and with MALLOC_ARENA_MAX=2, side by side;
+ * (4) LanceDB's writes alone in a process of their own (bench/lancedb-writes.ts): RSS per write.
  */
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { corpusFile } from "../test/helpers/corpus.ts";
 import { apiClient, uploadFile, type ApiClient } from "../test/helpers/http.ts";
@@ -100,18 +104,20 @@ async function idleCost() {
   }
 }
 
-/** The same PDFs over and over (a nonce after %%EOF makes each upload new): RSS after 10 and after MANY. */
-export async function rssOverManyPdfs() {
-  // MALLOC_ARENA_MAX from the bench's own environment reaches the worker (glibc's per-thread arenas).
-  const env = createTestEnv({ LOG_LEVEL: "warn", ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}) });
+/**
+ * The same PDFs over and over (a nonce after %%EOF makes each upload new), two in flight, one
+ * collection: the worker's RSS every 50 documents. `mallocArenaMax` reaches the worker's
+ * environment (glibc's per-thread arenas); undefined leaves glibc's default (8 × cores).
+ */
+export async function rssOverManyPdfs(mallocArenaMax?: string) {
+  const env = createTestEnv({ LOG_LEVEL: "warn", ...(mallocArenaMax ? { MALLOC_ARENA_MAX: mallocArenaMax } : {}) });
   const s = await stack(1, { ...env.env, LOG_LEVEL: "info" });
   const pid = s.workers[0]!.child.pid!;
   const small = ["pdf/tracemonkey.pdf", "pdf/160F-2019.pdf", "pdf/issue5747.pdf", "pdf/xref_command_missing.pdf", "pdf/90ms_rksj_h_sample.pdf"];
   try {
     const samples: Array<{ documents: number; rssMb: number }> = [];
-    let collection = "";
+    const collection = (await s.client.post("/v1/collections", { name: "many" })).body.id;
     for (let i = 0; i < MANY; i++) {
-      if (i === 0) collection = (await s.client.post("/v1/collections", { name: "many" })).body.id;
       const file = small[i % small.length]!;
       const content = Buffer.concat([corpusFile(file), Buffer.from(`\n%quarry-bench-${i}\n`)]);
       const job = (await uploadFile(s.url, TEST_KEYS.acme, collection, { name: path.basename(file), content })).body.job.id;
@@ -122,16 +128,47 @@ export async function rssOverManyPdfs() {
         samples.push({ documents: i + 1, rssMb: memoryMb(pid, "VmRSS") });
       }
     }
-    const at10 = samples[0]!.rssMb;
+    const rssAt = (n: number) => samples.find((x) => x.documents === n)?.rssMb;
+    const at10 = rssAt(10)!;
+    const at100 = rssAt(100);
     const atEnd = samples.at(-1)!.rssMb;
-    return { documents: MANY, files: small, samples, growth: round(atEnd / at10, 3), flat: Math.abs(atEnd / at10 - 1) <= 0.1, peakRssMb: memoryMb(pid, "VmHWM") };
+    return {
+      mallocArenaMax: mallocArenaMax ?? "glibc default",
+      documents: MANY,
+      files: small,
+      samples,
+      // The issue's measure: after MANY against after 10 (flat: within ±10 %).
+      growth: round(atEnd / at10, 3),
+      flat: Math.abs(atEnd / at10 - 1) <= 0.1,
+      // After the first 100, when the heaps have grown to their working size: the creep alone.
+      growthAfter100: at100 ? round(atEnd / at100, 3) : null,
+      peakRssMb: memoryMb(pid, "VmHWM"),
+    };
   } finally {
     await s.stop();
     await env.cleanup();
   }
 }
 
+/** bench/lancedb-writes.ts in a child process, `add` and `mergeInsert`, each with glibc's default arenas and with 2. */
+function lancedbWritesAlone() {
+  const script = fileURLToPath(new URL("./lancedb-writes.ts", import.meta.url));
+  return ["mergeInsert", "add"].flatMap((mode) =>
+    [undefined, "2"].map((arenas) => {
+      const child = spawnSync(process.execPath, [script, mode], {
+        env: { PATH: process.env.PATH ?? "", ...(arenas ? { MALLOC_ARENA_MAX: arenas } : {}) },
+        encoding: "utf8",
+        timeout: 300_000,
+      });
+      if (child.status !== 0) throw new Error(`lancedb-writes.ts ${mode} failed: ${child.stderr}`);
+      return JSON.parse(child.stdout) as { mode: string; mallocArenaMax: string; samples: Array<{ writes: number; rssMb: number }> };
+    }),
+  );
+}
+
 export async function scalingBench() {
+  // SCALING_ONLY=memory: the memory part alone (SCALING_MANY_PDFS=600 for the long curve).
+  if (process.env.SCALING_ONLY === "memory") return { memory: [await rssOverManyPdfs(), await rssOverManyPdfs("2")], lancedbWritesAlone: lancedbWritesAlone() };
   const runs: Array<Awaited<ReturnType<typeof ingestRun>>> = [];
   for (let i = 0; i < RUNS; i++) for (const workers of [1, 2]) runs.push(await ingestRun(workers));
   const summary = [1, 2].map((workers) => {
@@ -150,6 +187,8 @@ export async function scalingBench() {
     summary,
     speedupWith2Workers: round(summary[1]!.medianPagesPerSecond / summary[0]!.medianPagesPerSecond, 2),
     idle: await idleCost(),
-    memory: await rssOverManyPdfs(),
+    // Side by side: glibc's default arenas, and the 2 that the image and the Procfile set.
+    memory: [await rssOverManyPdfs(), await rssOverManyPdfs("2")],
+    lancedbWritesAlone: lancedbWritesAlone(),
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Percentiles (nearest rank) of a list of milliseconds, rounded to 0.1 ms. */
 export function percentiles(samples: number[]): { n: number; p50: number; p90: number; p99: number; max: number } {
@@ -28,4 +28,35 @@ export function cpuSeconds(pid: number): number {
 export function memoryMb(pid: number, field: "VmRSS" | "VmHWM"): number {
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
   return Math.round(kb / 1024);
+}
+
+/**
+ * CPU seconds per OS thread name (`node`, `libuv-worker`, `V8 DefaultWorke`, LanceDB's
+ * `tokio-runtime-w`, …) of a process's live threads, from /proc/<pid>/task. Threads that have
+ * exited are missing here, though `cpuSeconds` counts them.
+ */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const byName: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return byName;
+}
+
+/** `after - before` per thread name, rounded to 0.1 s, largest first; names under 0.05 s left out. */
+export function threadCpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([name, s]) => [name, Math.round((s - (before[name] ?? 0)) * 10) / 10] as const)
+      .filter(([, s]) => s >= 0.05)
+      .sort((a, b) => b[1] - a[1]),
+  );
 }
