@@ -48,11 +48,15 @@ async function pipeline() {
     const client = apiClient(url, TEST_KEYS.acme);
 
     // Warm-up round (not timed): the first parse thread and LanceDB tables start cold.
-    // One document per ingest slot, so that every parse thread has started and compiled pdf.js.
-    const warm = (await client.post("/v1/collections", { name: "warm-up" })).body.id;
+    // One document per ingest slot, so that every parse thread has started and compiled pdf.js:
+    // tracemonkey.pdf, which needs no OCR (a thread that ran OCR is not kept), each in a collection
+    // of its own (the same bytes twice in one collection are one document).
     const slots = Number(/ingest=(\d+)/.exec(CONCURRENCY)?.[1] ?? 2);
     const warmJobs = await Promise.all(
-      Array.from({ length: slots }, async (_, i) => (await uploadFile(url, TEST_KEYS.acme, warm, { name: `t${i}.pdf`, content: corpusFile(i % 2 ? "pdf/freeculture.pdf" : "pdf/tracemonkey.pdf") })).body.job.id as string),
+      Array.from({ length: slots }, async (_, i) => {
+        const warm = (await client.post("/v1/collections", { name: `warm-up-${i}` })).body.id;
+        return (await uploadFile(url, TEST_KEYS.acme, warm, { name: "t.pdf", content: corpusFile("pdf/tracemonkey.pdf") })).body.job.id as string;
+      }),
     );
     for (const warmJob of warmJobs) await waitFor(async () => ((await client.get(`/v1/jobs/${warmJob}`)).body.status === "succeeded" ? true : undefined), 120_000);
 
@@ -84,8 +88,8 @@ async function pipeline() {
     const cpu = {
       workerCpuSeconds: Math.round((cpuSeconds(worker.child.pid!) - cpuBefore.worker) * 10) / 10,
       apiCpuSeconds: Math.round((cpuSeconds(api.child.pid!) - cpuBefore.api) * 10) / 10,
-      // Where the worker's CPU went, by OS thread name (the parse threads are `node` too, or named).
-      workerCpuByThread: threadCpuDelta(threadsBefore, threadCpuSeconds(worker.child.pid!)),
+      // Where the worker's CPU went, by OS thread name (the parse threads are `WorkerThread`).
+      workerCpuByThread: threadCpuDelta(threadsBefore, threadCpuSeconds(worker.child.pid!), cpuSeconds(worker.child.pid!) - cpuBefore.worker),
     };
     return { pages, chunks, seconds, pagesPerSecond: pages / seconds, ...cpu, workerPeakRssMb: memoryMb(worker.child.pid!, "VmHWM"), apiPeakRssMb: memoryMb(api.child.pid!, "VmHWM") };
   } finally {

@@ -31,12 +31,11 @@ export function memoryMb(pid: number, field: "VmRSS" | "VmHWM"): number {
 }
 
 /**
- * CPU seconds per OS thread name (`node`, `libuv-worker`, `V8 DefaultWorke`, LanceDB's
- * `tokio-runtime-w`, …) of a process's live threads, from /proc/<pid>/task. Threads that have
- * exited are missing here, though `cpuSeconds` counts them.
+ * CPU seconds of each live thread of a process, by thread id, with its name (`node`,
+ * `WorkerThread`, `V8Worker`, LanceDB's `tokio-rt-worker`, …), from /proc/<pid>/task.
  */
-export function threadCpuSeconds(pid: number): Record<string, number> {
-  const byName: Record<string, number> = {};
+export function threadCpuSeconds(pid: number): Map<string, { name: string; seconds: number }> {
+  const threads = new Map<string, { name: string; seconds: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -46,16 +45,32 @@ export function threadCpuSeconds(pid: number): Record<string, number> {
     }
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    threads.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
   }
-  return byName;
+  return threads;
 }
 
-/** `after - before` per thread name, rounded to 0.1 s, largest first; names under 0.05 s left out. */
-export function threadCpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+/**
+ * CPU used between two readings, by thread name, rounded to 0.1 s, largest first (under 0.05 s
+ * left out). A thread that started in between counts whole; what threads that ended in between
+ * used is `exited` (the process's CPU, which counts them, less what the live threads used).
+ */
+export function threadCpuDelta(
+  before: Map<string, { name: string; seconds: number }>,
+  after: Map<string, { name: string; seconds: number }>,
+  processSeconds: number,
+): Record<string, number> {
+  const byName: Record<string, number> = {};
+  let live = 0;
+  for (const [tid, { name, seconds }] of after) {
+    const used = seconds - (before.get(tid)?.seconds ?? 0);
+    byName[name] = (byName[name] ?? 0) + used;
+    live += used;
+  }
+  byName.exited = processSeconds - live;
   return Object.fromEntries(
-    Object.entries(after)
-      .map(([name, s]) => [name, Math.round((s - (before[name] ?? 0)) * 10) / 10] as const)
+    Object.entries(byName)
+      .map(([name, s]) => [name, Math.round(s * 10) / 10] as const)
       .filter(([, s]) => s >= 0.05)
       .sort((a, b) => b[1] - a[1]),
   );

@@ -143,9 +143,12 @@ export class VectorStoresRepository {
     );
   }
 
-  /** Every attached document made from the file, in any of the tenant's stores. */
+  /**
+   * Every attached document made from the file, in any of the tenant's stores, in collection order:
+   * a caller locking their collections takes the locks in the order restores take them.
+   */
   async documentsOfFile(tenantId: string, fileId: string): Promise<DocumentRow[]> {
-    const { rows } = await this.q.query<DocumentRow>(`SELECT * FROM documents WHERE tenant_id = $1 AND file_id = $2 AND status <> 'deleting'`, [tenantId, fileId]);
+    const { rows } = await this.q.query<DocumentRow>(`SELECT * FROM documents WHERE tenant_id = $1 AND file_id = $2 AND status <> 'deleting' ORDER BY collection_id, id`, [tenantId, fileId]);
     return rows;
   }
 

@@ -368,6 +368,26 @@ export async function requestDocumentDeletion(deps: Deps, tenantId: string, id: 
 export async function hideForDeletion(deps: Deps, tx: Transaction, document: Pick<DocumentRow, "id" | "tenant_id" | "collection_id">, callbackUrl?: string): Promise<JobRow> {
   if ((await tx.collections.lockForUpload(document.collection_id)) === "restoring") throw busyRestoring("delete it");
   if (!(await tx.documents.markDeleting(document.tenant_id, document.id))) throw notFound("document");
+  return recordDeletion(deps, tx, document, callbackUrl);
+}
+
+/**
+ * Like hideForDeletion, for a document that goes with something else (its file): one already on
+ * its way out (being deleted, detached, or in a collection being deleted) is left to that and
+ * answers undefined instead of 404. 409 while its collection is being restored.
+ */
+export async function hideIfStillThere(deps: Deps, tx: Transaction, document: Pick<DocumentRow, "id" | "tenant_id" | "collection_id">): Promise<JobRow | undefined> {
+  let state = await tx.collections.lockForUpload(document.collection_id);
+  // An in-place restore replaces the collection's row: a lock that waited for it finds no row, and
+  // only a new statement sees the one that replaced it.
+  if (state === "gone") state = await tx.collections.lockForUpload(document.collection_id);
+  if (state === "restoring") throw busyRestoring("delete it");
+  if (state === "gone") return undefined;
+  if (!(await tx.documents.markDeleting(document.tenant_id, document.id))) return undefined;
+  return recordDeletion(deps, tx, document);
+}
+
+function recordDeletion(deps: Deps, tx: Transaction, document: Pick<DocumentRow, "id" | "tenant_id" | "collection_id">, callbackUrl?: string): Promise<JobRow> {
   return recordJob(deps, tx, {
     name: "delete_document",
     tenantId: document.tenant_id,

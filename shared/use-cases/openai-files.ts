@@ -6,7 +6,7 @@ import { newFileId } from "../openai-compat/ids.ts";
 import { detectType } from "../parsing/detect-type.ts";
 import { listScope, tombstone } from "../db/openai-list.ts";
 import { requestCancels } from "./cancel-job.ts";
-import { hideForDeletion } from "./documents.ts";
+import { hideIfStillThere } from "./documents.ts";
 import { acceptWork } from "./jobs.ts";
 
 export const fileNotFound = (id: string) => new AppError("NOT_FOUND", `No such File object: ${id}`, { httpStatus: 404, details: [{ field: "file_id", message: "not found" }] });
@@ -49,7 +49,7 @@ export async function fileContent(deps: Pick<Deps, "files">, tenantId: string, i
  * Deletes a file and removes it from every vector store it is attached to (as OpenAI's API does),
  * in one transaction: the file row goes first, under a lock that attachments share (none can be
  * recorded after the documents are read), then each attachment's document is hidden and its
- * deletion job recorded, except in stores already being deleted, whose deletion removes them.
+ * deletion job recorded, except those already on their way out (a store being deleted removes them).
  * Nothing changes unless all of it can (a store being restored: 409; the queue down: 503).
  * Ingests still reading the file are then asked to stop.
  */
@@ -61,10 +61,9 @@ export async function deleteFile(deps: Deps, tenantId: string, id: string): Prom
     const documents = await tx.vectorStores.documentsOfFile(tenantId, id);
     const hidden: string[] = [];
     for (const document of documents) {
-      // A store being deleted takes its documents with it; its lock, held from here to the
-      // commit, keeps a store that is still active from starting to go.
-      if ((await tx.collections.lockForUpload(document.collection_id)) === "gone") continue;
-      await hideForDeletion(deps, tx, document);
+      // One already going (deleted, detached, or in a store being deleted) is left to that. The
+      // store's lock, held to the commit, keeps a store that is still active from starting to go.
+      if (!(await hideIfStillThere(deps, tx, document))) continue;
       await tombstone(tx.client, listScope.vectorStoreFiles(document.collection_id), [{ id, created_at: document.created_at }]);
       hidden.push(document.id);
     }
