@@ -13,8 +13,8 @@ RUN npm install --omit=dev --no-audit --no-fund \
 FROM node:24-bookworm-slim AS runtime
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own malloc arena and keeps what
 # is freed in it. LanceDB's writer threads, the parse threads and V8's helpers then grow a
-# worker's RSS with every document written (600 PDFs: 1,060–1,140 MB by default, 830–850 MB with
-# 2 arenas; ~3 % fewer pages/s). docs/benchmarks.md, "Worker memory".
+# worker's RSS with every document written (600 PDFs: 1,110–1,155 MB by default, 846–866 MB with
+# 2 arenas; ~3 % fewer pages/s). docs/benchmarks.md, "Worker memory over many documents".
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
